@@ -152,3 +152,8 @@ func abbreviateAll(vs []string, max int) []string {
 	}
 	return out
 }
+
+// FStuck is recorded by the harness when a consumer made no progress for
+// the scenario's stuck timeout while the log held records it had not yet
+// delivered (a reader stuck at a chunk boundary, say).
+const FStuck = "stuck"
