@@ -1,0 +1,110 @@
+package ref
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func openTopic(t testing.TB, dir string, o Options) *Topic {
+	t.Helper()
+	tp, err := Open(dir, "t", o)
+	require.NoError(t, err)
+	t.Cleanup(func() { tp.Close() })
+	return tp
+}
+
+// readAll polls c until it has n records or the timeout passes; values are
+// copied.
+func readAll(t testing.TB, c *Consumer, n int, timeout time.Duration) []Record {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out []Record
+	for len(out) < n {
+		recs, err := c.Poll(ctx, n-len(out))
+		if err != nil {
+			require.FailNowf(t, "poll", "after %d of %d records: %v", len(out), n, err)
+		}
+		for _, r := range recs {
+			r.Value = append([]byte(nil), r.Value...)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestProduceConsumeAcrossChunks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    Options
+		n    int
+	}{
+		{"one chunk", Options{}, 100},
+		{"chunk per 7 records", Options{ChunkRecords: 7}, 100},
+		{"chunk per 500 bytes", Options{ChunkBytes: 500}, 100},
+		{"fsync always", Options{ChunkRecords: 10, Fsync: FsyncAlways}, 30},
+		{"fsync interval", Options{ChunkRecords: 10, Fsync: FsyncInterval, FsyncInterval: time.Millisecond}, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tp := openTopic(t, t.TempDir(), tc.o)
+			p, err := tp.NewProducer()
+			require.NoError(t, err)
+			for i := range tc.n {
+				off, err := p.Append(fmt.Appendf(nil, `{"i":%d}`, i))
+				require.NoError(t, err)
+				require.Equal(t, NoOffset, off)
+			}
+			require.NoError(t, p.Close())
+			c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest})
+			require.NoError(t, err)
+			defer c.Close()
+			recs := readAll(t, c, tc.n, 5*time.Second)
+			for i, r := range recs {
+				require.Equal(t, int64(i), r.Offset)
+				require.Equal(t, fmt.Sprintf(`{"i":%d}`, i), string(r.Value))
+				require.NotZero(t, r.Time)
+			}
+			if tc.o.ChunkRecords > 0 {
+				chunks, err := tp.chunks()
+				require.NoError(t, err)
+				require.GreaterOrEqual(t, len(chunks), tc.n/tc.o.ChunkRecords)
+			}
+			// A reader starting at an offset in the middle agrees.
+			c2, err := tp.NewConsumer(ConsumerOptions{From: FromOffset, Offset: int64(tc.n / 2)})
+			require.NoError(t, err)
+			defer c2.Close()
+			recs2 := readAll(t, c2, tc.n-tc.n/2, 5*time.Second)
+			require.Equal(t, recs[tc.n/2:], recs2)
+		})
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"", "..", ".", "a/b", "../x", "x y", "a\x00"} {
+		_, err := Open(dir, name, Options{})
+		require.ErrorIs(t, err, ErrBadName, "topic %q", name)
+	}
+	tp := openTopic(t, dir, Options{MaxRecordSize: 100})
+	p, err := tp.NewProducer()
+	require.NoError(t, err)
+	defer p.Close()
+	_, err = p.Append(make([]byte, 101))
+	require.ErrorIs(t, err, ErrRecordTooLarge)
+	_, err = p.Append([]byte("\"a\nb\""))
+	require.ErrorIs(t, err, ErrBadPayload)
+	_, err = p.Append([]byte("\"a\x1eb\""))
+	require.ErrorIs(t, err, ErrBadPayload)
+	_, err = p.Append(nil)
+	require.ErrorIs(t, err, ErrBadPayload)
+	_, err = tp.NewConsumer(ConsumerOptions{Group: "../etc"})
+	require.ErrorIs(t, err, ErrBadName)
+	_, err = tp.NewConsumer(ConsumerOptions{From: FromAcked})
+	require.Error(t, err)
+	_, err = Open(dir, "u", Options{Fsync: "sometimes"})
+	require.Error(t, err)
+}

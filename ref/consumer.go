@@ -1,0 +1,483 @@
+package ref
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"sync"
+	"time"
+)
+
+// StartFrom says where a new consumer begins.
+type StartFrom int
+
+// Start positions.
+const (
+	// FromAcked starts after the group's last ack, or at the earliest record
+	// if the group has none (requires ConsumerOptions.Group). The default.
+	FromAcked StartFrom = iota
+	// FromEarliest starts at the oldest record still kept.
+	FromEarliest
+	// FromLatest starts after the last record appended before the consumer
+	// opened.
+	FromLatest
+	// FromOffset starts at ConsumerOptions.Offset.
+	FromOffset
+)
+
+// ResetPolicy says what a consumer does when the record it needs next was
+// deleted by retention, like Kafka's auto.offset.reset.
+type ResetPolicy string
+
+// Reset policies.
+const (
+	// ResetEarliest moves to the oldest record still kept and reports a
+	// ProblemReset through OnProblem (the default).
+	ResetEarliest ResetPolicy = "earliest"
+	// ResetError makes Poll (or NewConsumer) fail with ErrOffsetOutOfRange.
+	ResetError ResetPolicy = "error"
+)
+
+// ErrOffsetOutOfRange is returned under ResetError when the next record
+// was deleted by retention.
+var ErrOffsetOutOfRange = errors.New("offset out of range: deleted by retention")
+
+// ConsumerOptions configures a consumer.
+type ConsumerOptions struct {
+	// Group names the consumer group whose acks this consumer writes and
+	// resumes from; "" for none. At most one live consumer per group: a
+	// second one gets ErrGroupBusy.
+	Group string
+	// From is the start position; FromAcked needs a Group.
+	From StartFrom
+	// Offset is the first offset wanted, for FromOffset.
+	Offset int64
+	// Wait is how to wait at the end of the log (default WaitInotify).
+	Wait WaitStrategy
+	// PollInterval is WaitPoll's period, and the longest WaitInotify sleeps
+	// without an event before it looks again (defaults: 1 ms and 100 ms).
+	PollInterval time.Duration
+	// OffsetReset applies when the next record was deleted by retention.
+	OffsetReset ResetPolicy
+	// OnProblem, if set, is called for damage skipped (torn or corrupt
+	// records) and for resets. Problems are never delivered as records.
+	OnProblem func(Problem)
+}
+
+// Record is one message read from the log.
+type Record struct {
+	// Offset is the record's place in the log: dense, strictly increasing,
+	// the same for every reader.
+	Offset int64
+	// Time is the producer's wall clock at append, in ns since the epoch.
+	Time int64
+	// Value is the payload, a JSON value. It aliases the consumer's buffer
+	// and is valid only until the next call to Poll: copy it to keep it.
+	Value []byte
+}
+
+// Consumer reads a topic in log order across chunks. Poll, Ack and Close
+// may be called from different goroutines, but Poll must not be called
+// concurrently with itself.
+type Consumer struct {
+	t     *Topic
+	opts  ConsumerOptions
+	w     waiter
+	group *group
+
+	chunk     uint64
+	f         *os.File
+	fpos      int64 // file position of buf[0]
+	buf       []byte
+	r, e      int   // buf[r:e] is read but not yet parsed
+	next      int64 // offset of the next data record at buf[r]
+	skipBelow int64 // records below this offset are not delivered
+	atSeal    bool  // the current chunk's seal was reached
+	maxBuf    int
+	closed    chan struct{}
+	pollMu    sync.Mutex // held by Poll; Close takes it to free resources
+}
+
+// NewConsumer opens a consumer of t.
+func (t *Topic) NewConsumer(opts ConsumerOptions) (*Consumer, error) {
+	if opts.OffsetReset == "" {
+		opts.OffsetReset = ResetEarliest
+	}
+	if opts.OffsetReset != ResetEarliest && opts.OffsetReset != ResetError {
+		return nil, fmt.Errorf("offset reset %q: want earliest or error", opts.OffsetReset)
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 100 * time.Millisecond
+		if opts.Wait == WaitPoll {
+			opts.PollInterval = time.Millisecond
+		}
+	}
+	c := &Consumer{t: t, opts: opts, closed: make(chan struct{}),
+		maxBuf: 2*(t.opts.MaxRecordSize+frameOverhead) + 64<<10}
+	c.buf = make([]byte, min(1<<20, c.maxBuf))
+	var err error
+	if c.w, err = newWaiter(opts.Wait, t.dir); err != nil {
+		return nil, err
+	}
+	if opts.Group != "" {
+		if c.group, err = openGroup(t, opts.Group); err != nil {
+			c.w.close()
+			return nil, err
+		}
+	} else if opts.From == FromAcked {
+		c.w.close()
+		return nil, fmt.Errorf("topic %s: start from acked needs a group", t.name)
+	}
+	if err := c.seek(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// seek positions the consumer at its start.
+func (c *Consumer) seek() error {
+	switch c.opts.From {
+	case FromEarliest:
+		return c.openEarliest(0)
+	case FromOffset:
+		return c.seekOffset(c.opts.Offset)
+	case FromAcked:
+		acked, ok, err := c.group.lastAck()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return c.openEarliest(0)
+		}
+		return c.seekOffset(acked + 1)
+	case FromLatest:
+		chunks, err := c.t.chunks()
+		if err != nil {
+			return err
+		}
+		if err := c.openChunk(chunks[len(chunks)-1]); err != nil {
+			return err
+		}
+		c.skipBelow = math.MaxInt64
+		if _, err := c.read(context.Background(), math.MaxInt, false); err != nil {
+			return err
+		}
+		c.skipBelow = c.next
+		return nil
+	}
+	return fmt.Errorf("start position %d: unknown", c.opts.From)
+}
+
+// openEarliest opens the oldest chunk numbered at least from. Retention may
+// delete chunks while we look, so it retries.
+func (c *Consumer) openEarliest(from uint64) error {
+	for range 100 {
+		chunks, err := c.t.chunks()
+		if err != nil {
+			return err
+		}
+		for _, n := range chunks {
+			if n < from {
+				continue
+			}
+			err := c.openChunk(n)
+			if errors.Is(err, os.ErrNotExist) {
+				break // deleted: list again
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("topic %s: no chunk from %d could be opened", c.t.name, from)
+}
+
+// seekOffset positions the consumer at the record with offset off: it
+// binary-searches the chunks by their header's base offset.
+func (c *Consumer) seekOffset(off int64) error {
+	chunks, err := c.t.chunks()
+	if err != nil {
+		return err
+	}
+	lo, hi := 0, len(chunks)-1 // find the last chunk with base <= off
+	var firstBase int64 = -1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		base, err := c.t.chunkBase(chunks[mid])
+		if errors.Is(err, os.ErrNotExist) {
+			return c.seekOffset(off) // deleted meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if base <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if lo == 0 {
+		if firstBase, err = c.t.chunkBase(chunks[0]); err != nil {
+			return c.seekOffset(off)
+		}
+		if off < firstBase {
+			if err := c.reset(fmt.Sprintf("offset %d was deleted; earliest kept is %d", off, firstBase)); err != nil {
+				return err
+			}
+			return c.openEarliest(0)
+		}
+	}
+	if err := c.openChunk(chunks[lo]); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return c.seekOffset(off)
+		}
+		return err
+	}
+	c.skipBelow = off
+	return nil
+}
+
+func (c *Consumer) reset(detail string) error {
+	if c.opts.OffsetReset == ResetError {
+		return fmt.Errorf("topic %s: %w (%s)", c.t.name, ErrOffsetOutOfRange, detail)
+	}
+	c.problem(Problem{Kind: ProblemReset, Chunk: c.chunk, Detail: detail})
+	return nil
+}
+
+func (c *Consumer) problem(p Problem) {
+	if c.opts.OnProblem != nil {
+		c.opts.OnProblem(p)
+	}
+}
+
+// openChunk makes chunk n current, positioned after its header.
+func (c *Consumer) openChunk(n uint64) error {
+	f, err := os.Open(c.t.chunkPath(n))
+	if err != nil {
+		return fmt.Errorf("open chunk %d: %w", n, err)
+	}
+	h, size, err := readHeader(f, n)
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if c.f != nil {
+		c.f.Close()
+	}
+	c.f, c.chunk, c.fpos, c.r, c.e, c.next = f, n, int64(size), 0, 0, h.Base
+	return nil
+}
+
+// Poll waits until at least one record is available or ctx is done, and
+// returns up to max records in log order. It returns ctx's error if ctx
+// ends first with nothing read, and ErrClosed after Close.
+func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
+	if max <= 0 {
+		max = 1
+	}
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	return c.read(ctx, max, true)
+}
+
+// read delivers up to max records. With wait, it blocks until one comes;
+// without, it returns what is there (used to skip to the end).
+func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, error) {
+	var out []Record
+	for {
+		select {
+		case <-c.closed:
+			return nil, ErrClosed
+		default:
+		}
+		if c.atSeal {
+			if len(out) > 0 {
+				return out, nil // out aliases the buffer the next chunk reuses
+			}
+			if err := c.nextChunk(); err != nil {
+				return nil, err
+			}
+			c.atSeal = false
+		}
+		c.w.drain()
+		sealed, err := c.parse(&out, max)
+		if err != nil {
+			return out, err
+		}
+		if sealed {
+			c.atSeal = true
+			continue
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		// Nothing parsed: read more of the file.
+		got, err := c.fill()
+		if err != nil {
+			return nil, err
+		}
+		if got {
+			continue
+		}
+		// At the end of the chunk with no seal. If gen shows the chunk is
+		// being sealed, help finish that (its rotator may be dead), then
+		// look again; otherwise wait for a write.
+		if g := c.t.ctl.gen(); g >= 2*c.chunk+1 {
+			if err := c.t.finishRotation(c.chunk); err != nil {
+				return nil, err
+			}
+			if g >= 2*c.chunk+2 {
+				if got, err := c.fill(); err != nil || got {
+					if err != nil {
+						return nil, err
+					}
+					continue
+				}
+			} else {
+				continue
+			}
+		}
+		if !wait {
+			return nil, nil
+		}
+		if err := c.w.wait(ctx, c.opts.PollInterval); err != nil {
+			select {
+			case <-c.closed:
+				return nil, ErrClosed
+			default:
+			}
+			return nil, err
+		}
+	}
+}
+
+// parse delivers records from buf[r:e] until max, a seal (sealed=true), or
+// a partial record.
+func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
+	for len(*out) < max {
+		step, n, fr, kind, detail := scanOne(c.buf[c.r:c.e])
+		switch step {
+		case stepPartial:
+			return false, nil
+		case stepSkip:
+			c.problem(Problem{Kind: kind, Chunk: c.chunk, Pos: c.fpos + int64(c.r), Length: int64(n), Detail: detail})
+		case stepRecord:
+			switch fr.kind {
+			case kindData:
+				if c.next >= c.skipBelow {
+					*out = append(*out, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
+				}
+				c.next++
+			case kindSeal:
+				c.r += n
+				return true, nil
+			}
+		}
+		c.r += n
+	}
+	return false, nil
+}
+
+// fill reads more of the current chunk into the buffer, moving unparsed
+// bytes to the front first (records handed out earlier become invalid, as
+// documented). It reports whether any byte was read.
+func (c *Consumer) fill() (bool, error) {
+	if c.r > 0 {
+		copy(c.buf, c.buf[c.r:c.e])
+		c.fpos += int64(c.r)
+		c.e -= c.r
+		c.r = 0
+	}
+	if c.e == len(c.buf) {
+		if len(c.buf) >= c.maxBuf {
+			// A whole buffer without a record end: no valid record is this
+			// long, so it is damage. Skip it.
+			c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: c.fpos, Length: int64(c.e), Detail: "no record end within the maximum record size"})
+			c.fpos += int64(c.e)
+			c.e = 0
+		} else {
+			nb := make([]byte, min(2*len(c.buf), c.maxBuf))
+			copy(nb, c.buf[:c.e])
+			c.buf = nb
+		}
+	}
+	n, err := c.f.ReadAt(c.buf[c.e:], c.fpos+int64(c.e))
+	c.e += n
+	if err != nil && err != io.EOF {
+		return n > 0, fmt.Errorf("read chunk %d: %w", c.chunk, err)
+	}
+	return n > 0, nil
+}
+
+// nextChunk moves on from a sealed chunk.
+func (c *Consumer) nextChunk() error {
+	n := c.chunk + 1
+	for range 100 {
+		err := c.openChunk(n)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		// The seal is written before the next chunk is created: finish a
+		// rotation whose rotator may have died. If the rotation is done and
+		// the chunk is still missing, retention deleted it.
+		if c.t.ctl.gen() < 2*n {
+			if err := c.t.finishRotation(c.chunk); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := c.reset(fmt.Sprintf("chunk %d was deleted before it was read", n)); err != nil {
+			return err
+		}
+		return c.openEarliest(n)
+	}
+	return fmt.Errorf("topic %s: cannot open chunk %d", c.t.name, n)
+}
+
+// Next returns the offset of the next record this consumer will deliver.
+func (c *Consumer) Next() int64 { return max(c.next, c.skipBelow) }
+
+// Ack durably records offset as the group's position: a consumer of the
+// group started later with FromAcked begins at the first record after it.
+// It is one append to the group's ack log.
+func (c *Consumer) Ack(offset int64) error {
+	if c.group == nil {
+		return fmt.Errorf("topic %s: ack without a group", c.t.name)
+	}
+	if offset < 0 {
+		return fmt.Errorf("topic %s: ack of negative offset %d", c.t.name, offset)
+	}
+	return c.group.ack(offset)
+}
+
+// Close stops a Poll in progress (it returns ErrClosed) and releases the
+// consumer and its group lock.
+func (c *Consumer) Close() error {
+	select {
+	case <-c.closed:
+		return nil
+	default:
+	}
+	close(c.closed)
+	c.w.interrupt()
+	c.pollMu.Lock() // a Poll in progress returns promptly after interrupt
+	defer c.pollMu.Unlock()
+	err := c.w.close()
+	if c.group != nil {
+		if gerr := c.group.close(); err == nil {
+			err = gerr
+		}
+	}
+	if c.f != nil {
+		if ferr := c.f.Close(); err == nil {
+			err = ferr
+		}
+	}
+	return err
+}

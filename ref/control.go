@@ -1,0 +1,145 @@
+package ref
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The control file ("control" in the topic directory) is one 4 KiB page
+// that every process maps shared and reads with atomic loads:
+//
+//	offset  size  field
+//	0       8     magic "KLCTRL01"
+//	8       8     gen: 2c while chunk c is active, 2c+1 while c is being sealed
+//	16      8     records appended to the active chunk (approximate)
+//	24      8     bytes appended to the active chunk (approximate)
+//
+// gen only grows. It is the producers' fast-path check: load gen, write,
+// load gen again; an unchanged gen proves the write landed before any seal.
+const (
+	controlName  = "control"
+	controlMagic = "KLCTRL01"
+	controlSize  = 4096
+	genAt        = 8
+	recsAt       = 16
+	bytesAt      = 24
+)
+
+type control struct {
+	mem []byte
+}
+
+func (c *control) word(at int) *atomic.Uint64 {
+	return (*atomic.Uint64)(unsafe.Pointer(&c.mem[at]))
+}
+
+func (c *control) gen() uint64                 { return c.word(genAt).Load() }
+func (c *control) casGen(old, new uint64) bool { return c.word(genAt).CompareAndSwap(old, new) }
+
+// addAppended counts an append to the active chunk and returns the totals.
+func (c *control) addAppended(recs, bytes uint64) (uint64, uint64) {
+	return c.word(recsAt).Add(recs), c.word(bytesAt).Add(bytes)
+}
+
+func (c *control) resetCounts() {
+	c.word(recsAt).Store(0)
+	c.word(bytesAt).Store(0)
+}
+
+func (c *control) close() error {
+	if c.mem == nil {
+		return nil
+	}
+	err := unix.Munmap(c.mem)
+	c.mem = nil
+	return err
+}
+
+// openControl maps the topic's control file, creating it atomically (write
+// a temporary file, then link it into place) with gen derived from the
+// chunks present if it does not exist.
+func openControl(topicDir string, initialGen uint64) (*control, error) {
+	path := filepath.Join(topicDir, controlName)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		var page [controlSize]byte
+		copy(page[:], controlMagic)
+		binary.LittleEndian.PutUint64(page[genAt:], initialGen)
+		if err := createAtomically(topicDir, controlName, page[:], false); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("create control file: %w", err)
+		}
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open control file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat control file: %w", err)
+	}
+	if st.Size() != controlSize {
+		return nil, fmt.Errorf("control file %s: size %d, want %d", path, st.Size(), controlSize)
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, controlSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, fmt.Errorf("map control file: %w", err)
+	}
+	if string(mem[:8]) != controlMagic {
+		_ = unix.Munmap(mem)
+		return nil, fmt.Errorf("control file %s: bad magic %q", path, mem[:8])
+	}
+	return &control{mem: mem}, nil
+}
+
+// createAtomically makes dir/name appear with exactly data in it, or not at
+// all: it writes a temporary file and hard-links it into place. It returns
+// an error wrapping os.ErrExist if name already exists. With sync, the file
+// and the directory are synced.
+func createAtomically(dir, name string, data []byte, sync bool) error {
+	tmp, err := os.CreateTemp(dir, ".tmp-"+name+"-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName)
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if sync {
+		if err := unix.Fdatasync(int(tmp.Fd())); err != nil {
+			tmp.Close()
+			return fmt.Errorf("sync %s: %w", tmpName, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmpName, filepath.Join(dir, name)); err != nil {
+		return err
+	}
+	if sync {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}

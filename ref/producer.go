@@ -1,0 +1,245 @@
+package ref
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// NoOffset is returned by Append: a record's offset is its place in the
+// log, which readers count; a producer cannot know it without reading the
+// chunk, so it does not pay for that on every append.
+const NoOffset int64 = -1
+
+// ErrShortWrite is returned when write(2) stored only part of a record (a
+// full disk, a file size limit). The part stays in the file as a torn
+// record that readers skip; it is never delivered, and later records are
+// unaffected. The record was not appended.
+var ErrShortWrite = errors.New("short write")
+
+// ErrClosed is returned by a closed producer or consumer.
+var ErrClosed = errors.New("closed")
+
+// Producer appends records to a topic. Each record, or batch, is one
+// write(2) on an O_APPEND descriptor, so records from any number of
+// producers in any number of processes never interleave. A Producer is safe
+// for concurrent use.
+type Producer struct {
+	t   *Topic
+	now func() int64
+
+	mu     sync.Mutex
+	fd     int    // O_APPEND descriptor of chunk `chunk`, -1 if none
+	chunk  uint64 // chunk fd refers to
+	buf    []byte
+	dirty  bool // data written since the last fdatasync (FsyncInterval)
+	closed bool
+
+	stop chan struct{} // closes the interval syncer
+	done chan struct{}
+}
+
+// NewProducer returns a producer for t.
+func (t *Topic) NewProducer() (*Producer, error) {
+	p := &Producer{t: t, fd: -1, now: func() int64 { return time.Now().UnixNano() }}
+	if t.opts.Fsync == FsyncInterval {
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.syncLoop()
+	}
+	return p, nil
+}
+
+// Append appends one record whose payload is a JSON value (without bytes
+// 0x1E or 0x0A). It returns NoOffset: offsets are assigned by position.
+// When Append returns nil, every consumer that reads that far sees the
+// record, once, in the same place; an error means the record is not in the
+// log.
+func (p *Producer) Append(payload []byte) (int64, error) {
+	return NoOffset, p.AppendBatch([][]byte{payload})
+}
+
+// AppendBatch appends the payloads as consecutive records with one
+// write(2): all of them land, adjacent and in order, or none does.
+func (p *Producer) AppendBatch(payloads [][]byte) error {
+	if len(payloads) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	p.buf = p.buf[:0]
+	ts := p.now()
+	for i, pl := range payloads {
+		if err := checkPayload(pl, p.t.opts.MaxRecordSize); err != nil {
+			return fmt.Errorf("append to %s: record %d: %w", p.t.name, i, err)
+		}
+		p.buf = appendFrame(p.buf, kindData, ts, pl)
+	}
+	return p.write(p.buf, len(payloads))
+}
+
+// write appends a framed batch with the seal protocol:
+//
+//  1. load gen; if a rotation is half done, finish it first;
+//  2. write(2) to the active chunk;
+//  3. load gen again. Unchanged: no seal was appended to the chunk before
+//     step 3, so the batch precedes any seal and is in the log. This is the
+//     common path: one syscall and two atomic loads.
+//  4. Changed: compare the batch's position with the chunk's first seal.
+//     Before it, the batch is in the log; after it, readers ignore it, so
+//     write it again to the new active chunk.
+func (p *Producer) write(frame []byte, nrec int) error {
+	for {
+		g1 := p.t.ctl.gen()
+		c := g1 / 2
+		if g1%2 == 1 {
+			if err := p.t.finishRotation(c); err != nil {
+				return fmt.Errorf("append to %s: %w", p.t.name, err)
+			}
+			continue
+		}
+		if err := p.openChunk(c); err != nil {
+			return err
+		}
+		n, err := unix.Write(p.fd, frame)
+		if err != nil {
+			return fmt.Errorf("append to %s chunk %d: %w", p.t.name, c, err)
+		}
+		if n < len(frame) {
+			return fmt.Errorf("append to %s chunk %d: %w: %d of %d bytes written", p.t.name, c, ErrShortWrite, n, len(frame))
+		}
+		if p.t.ctl.gen() != g1 {
+			in, err := p.landedBeforeSeal(c, int64(n))
+			if err != nil {
+				return fmt.Errorf("append to %s: %w", p.t.name, err)
+			}
+			if !in {
+				continue
+			}
+		}
+		if err := p.synced(); err != nil {
+			return err
+		}
+		recs, bytes := p.t.ctl.addAppended(uint64(nrec), uint64(n))
+		if lim := p.t.opts.ChunkRecords; (lim > 0 && recs >= uint64(lim)) || bytes >= uint64(p.t.opts.ChunkBytes) {
+			// The batch is in the log whatever happens here; a failed
+			// rotation is retried by the next append or reader.
+			_ = p.t.rotate(c)
+		}
+		return nil
+	}
+}
+
+// landedBeforeSeal reports whether the n bytes just written to chunk c lie
+// before the chunk's first seal. The descriptor's position is the end of
+// our write (O_APPEND moves it to the end of file, then past our bytes).
+func (p *Producer) landedBeforeSeal(c uint64, n int64) (bool, error) {
+	end, err := unix.Seek(p.fd, 0, unix.SEEK_CUR)
+	if err != nil {
+		return false, fmt.Errorf("position in chunk %d: %w", c, err)
+	}
+	// gen moved past 2c, so sealing c has begun; make sure it is finished so
+	// that the first seal is in the file.
+	if err := p.t.finishRotation(c); err != nil {
+		return false, err
+	}
+	sealPos, _, sealed, err := p.t.sealInfo(c)
+	if err != nil {
+		return false, err
+	}
+	if !sealed {
+		return false, fmt.Errorf("chunk %d: rotation finished but no seal found", c)
+	}
+	return end-n < sealPos, nil
+}
+
+func (p *Producer) openChunk(c uint64) error {
+	if p.fd >= 0 && p.chunk == c {
+		return nil
+	}
+	if p.fd >= 0 {
+		if err := p.syncNow(); err != nil {
+			return err
+		}
+		_ = unix.Close(p.fd)
+		p.fd = -1
+	}
+	fd, err := unix.Open(p.t.chunkPath(c), unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open chunk %d of %s: %w", c, p.t.name, err)
+	}
+	p.fd, p.chunk = fd, c
+	return nil
+}
+
+// synced applies the fsync policy after a successful write.
+func (p *Producer) synced() error {
+	switch p.t.opts.Fsync {
+	case FsyncAlways:
+		if err := unix.Fdatasync(p.fd); err != nil {
+			return fmt.Errorf("append to %s: fdatasync: %w", p.t.name, err)
+		}
+	case FsyncInterval:
+		p.dirty = true
+	}
+	return nil
+}
+
+func (p *Producer) syncNow() error {
+	if !p.dirty || p.fd < 0 {
+		return nil
+	}
+	p.dirty = false
+	if err := unix.Fdatasync(p.fd); err != nil {
+		return fmt.Errorf("sync %s chunk %d: %w", p.t.name, p.chunk, err)
+	}
+	return nil
+}
+
+func (p *Producer) syncLoop() {
+	defer close(p.done)
+	tick := time.NewTicker(p.t.opts.FsyncInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+			p.mu.Lock()
+			_ = p.syncNow() // retried at the next tick and at Close
+			p.mu.Unlock()
+		}
+	}
+}
+
+// Close syncs (in FsyncInterval mode) and releases the producer.
+func (p *Producer) Close() error {
+	if p.stop != nil {
+		p.mu.Lock()
+		closed := p.closed
+		p.mu.Unlock()
+		if !closed {
+			close(p.stop)
+			<-p.done
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	err := p.syncNow()
+	if p.fd >= 0 {
+		if cerr := unix.Close(p.fd); err == nil && cerr != nil {
+			err = fmt.Errorf("close chunk %d: %w", p.chunk, cerr)
+		}
+		p.fd = -1
+	}
+	return err
+}

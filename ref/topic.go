@@ -1,0 +1,339 @@
+package ref
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Topic is an open topic: a directory of numbered chunk files and a control
+// file. A Topic is safe for concurrent use; many processes may open the same
+// topic at once.
+type Topic struct {
+	name string
+	dir  string // the topic directory
+	opts Options
+	ctl  *control
+}
+
+// ErrUnsafeFilesystem is returned by Open on a filesystem where O_APPEND
+// writes from several processes may interleave.
+var ErrUnsafeFilesystem = errors.New("filesystem does not make O_APPEND atomic across writers")
+
+// Open opens topic name in directory dir, creating both if needed. The topic
+// lives in dir/name. Every process that opens a topic should pass the same
+// chunk and retention options; they are not stored.
+func Open(dir, name string, opts Options) (*Topic, error) {
+	if err := ValidateName("topic", name); err != nil {
+		return nil, err
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
+	t := &Topic{name: name, dir: filepath.Join(dir, name), opts: o}
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
+	if !o.AllowUnsafeFS {
+		if err := checkFilesystem(t.dir); err != nil {
+			return nil, fmt.Errorf("topic %s: %w", name, err)
+		}
+	}
+	chunks, err := t.chunks()
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) == 0 {
+		if err := t.createChunk(0, 0); err != nil {
+			return nil, err
+		}
+		chunks = []uint64{0}
+	}
+	// Without a control file (a new topic, or one an operator removed), the
+	// highest chunk is the active one; if it is already sealed, readers and
+	// producers finish its rotation.
+	last := chunks[len(chunks)-1]
+	gen := 2 * last
+	if _, _, sealed, err := t.sealInfo(last); err == nil && sealed {
+		gen++
+	}
+	t.ctl, err = openControl(t.dir, gen)
+	if err != nil {
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// Name returns the topic's name.
+func (t *Topic) Name() string { return t.name }
+
+// Dir returns the topic's directory.
+func (t *Topic) Dir() string { return t.dir }
+
+// Close unmaps the control file. Producers and consumers of t must be closed
+// first.
+func (t *Topic) Close() error { return t.ctl.close() }
+
+// ActiveChunk returns the number of the chunk producers append to now.
+func (t *Topic) ActiveChunk() uint64 { return t.ctl.gen() / 2 }
+
+const chunkSuffix = ".log"
+
+// chunkName is the file name of chunk n: 20 digits, so names sort in order.
+func chunkName(n uint64) string { return fmt.Sprintf("%020d%s", n, chunkSuffix) }
+
+func (t *Topic) chunkPath(n uint64) string { return filepath.Join(t.dir, chunkName(n)) }
+
+// parseChunkName returns the number of a chunk file name.
+func parseChunkName(name string) (uint64, bool) {
+	if len(name) != 20+len(chunkSuffix) || !strings.HasSuffix(name, chunkSuffix) {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(name[:20], 10, 64)
+	return n, err == nil
+}
+
+// chunks lists the chunk numbers present, in order.
+func (t *Topic) chunks() ([]uint64, error) {
+	entries, err := os.ReadDir(t.dir)
+	if err != nil {
+		return nil, fmt.Errorf("list chunks of %s: %w", t.name, err)
+	}
+	var out []uint64
+	for _, e := range entries {
+		if n, ok := parseChunkName(e.Name()); ok {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+type chunkHeader struct {
+	Chunk uint64 `json:"chunk"`
+	Base  int64  `json:"base"`
+}
+
+// createChunk makes chunk n appear with its header record, atomically. It
+// is not an error if another process created it first.
+func (t *Topic) createChunk(n uint64, base int64) error {
+	payload, _ := json.Marshal(chunkHeader{Chunk: n, Base: base})
+	data := appendFrame(nil, kindHeader, time.Now().UnixNano(), payload)
+	err := createAtomically(t.dir, chunkName(n), data, t.opts.Fsync != FsyncNever)
+	if err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create chunk %d: %w", n, err)
+	}
+	return nil
+}
+
+// maxHeaderLen bounds the header record of a chunk.
+const maxHeaderLen = 256
+
+// readHeader returns the header of an open chunk file.
+func readHeader(f *os.File, n uint64) (chunkHeader, int, error) {
+	var buf [maxHeaderLen]byte
+	m, err := f.ReadAt(buf[:], 0)
+	if m == 0 && err != nil {
+		return chunkHeader{}, 0, fmt.Errorf("read header of chunk %d: %w", n, err)
+	}
+	step, size, fr, _, detail := scanOne(buf[:m])
+	if step != stepRecord || fr.kind != kindHeader {
+		return chunkHeader{}, 0, fmt.Errorf("chunk %d has no valid header record (%s)", n, detail)
+	}
+	var h chunkHeader
+	if err := json.Unmarshal(fr.payload, &h); err != nil || h.Chunk != n || h.Base < 0 {
+		return chunkHeader{}, 0, fmt.Errorf("chunk %d: bad header %q", n, fr.payload)
+	}
+	return h, size, nil
+}
+
+// chunkBase returns the offset of chunk n's first record.
+func (t *Topic) chunkBase(n uint64) (int64, error) {
+	f, err := os.Open(t.chunkPath(n))
+	if err != nil {
+		return 0, fmt.Errorf("open chunk %d: %w", n, err)
+	}
+	defer f.Close()
+	h, _, err := readHeader(f, n)
+	return h.Base, err
+}
+
+// sealInfo reads chunk n to its first seal. It returns the seal's byte
+// position, the number of valid data records before it, and whether there
+// is a seal at all.
+func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err error) {
+	data, err := os.ReadFile(t.chunkPath(n))
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("read chunk %d: %w", n, err)
+	}
+	p := 0
+	for p < len(data) {
+		step, size, fr, _, _ := scanOne(data[p:])
+		if step == stepPartial {
+			break
+		}
+		if step == stepRecord {
+			switch fr.kind {
+			case kindData:
+				count++
+			case kindSeal:
+				return int64(p), count, true, nil
+			}
+		}
+		p += size
+	}
+	return 0, count, false, nil
+}
+
+// appendSeal appends a seal record to chunk n. Only call it once gen shows
+// that sealing n has begun: a seal earlier than that could void a record
+// whose producer saw an unchanged gen.
+func (t *Topic) appendSeal(n uint64) error {
+	fd, err := unix.Open(t.chunkPath(n), unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open chunk %d to seal it: %w", n, err)
+	}
+	defer unix.Close(fd)
+	rec := appendFrame(nil, kindSeal, time.Now().UnixNano(), []byte(fmt.Sprintf(`{"chunk":%d}`, n)))
+	w, err := unix.Write(fd, rec)
+	if err != nil {
+		return fmt.Errorf("seal chunk %d: %w", n, err)
+	}
+	if w != len(rec) {
+		return fmt.Errorf("seal chunk %d: short write of %d of %d bytes", n, w, len(rec))
+	}
+	if t.opts.Fsync != FsyncNever {
+		if err := unix.Fdatasync(fd); err != nil {
+			return fmt.Errorf("sync chunk %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// rotate starts sealing chunk c if it is still active, and finishes it.
+// Losing the race to another rotator is not an error.
+func (t *Topic) rotate(c uint64) error {
+	if !t.ctl.casGen(2*c, 2*c+1) {
+		return nil
+	}
+	return t.finishRotation(c)
+}
+
+// finishRotation completes the sealing of chunk c, begun by this or another
+// (perhaps dead or stopped) process: it makes sure c holds a seal, creates
+// chunk c+1 with the right base offset, and makes c+1 active. Every step is
+// idempotent and lock-free, so any number of processes may run it at once
+// and none waits for another.
+func (t *Topic) finishRotation(c uint64) error {
+	if t.ctl.gen() >= 2*c+2 {
+		return nil
+	}
+	_, count, sealed, err := t.sealInfo(c)
+	if err != nil {
+		return err
+	}
+	if !sealed {
+		if err := t.appendSeal(c); err != nil {
+			return err
+		}
+		// Another helper's seal may have landed first: count to the first.
+		if _, count, _, err = t.sealInfo(c); err != nil {
+			return err
+		}
+	}
+	base, err := t.chunkBase(c)
+	if err != nil {
+		return err
+	}
+	if err := t.createChunk(c+1, base+count); err != nil {
+		return err
+	}
+	if t.ctl.casGen(2*c+1, 2*c+2) {
+		t.ctl.resetCounts()
+		return t.applyRetention(c + 1)
+	}
+	return nil
+}
+
+// applyRetention deletes the oldest chunks beyond the retention limits. The
+// active chunk is never deleted. Processes may race to delete; a chunk that
+// is already gone is not an error. A reader with a deleted chunk open reads
+// it to the end: the file lives until it is closed.
+func (t *Topic) applyRetention(active uint64) error {
+	if t.opts.RetainChunks == 0 && t.opts.RetainBytes == 0 {
+		return nil
+	}
+	chunks, err := t.chunks()
+	if err != nil {
+		return err
+	}
+	// Walk from the newest chunk back, keeping chunks while both limits
+	// allow; delete everything older than the first one that does not fit.
+	kept, total := 0, int64(0)
+	i := len(chunks) - 1
+	for ; i >= 0; i-- {
+		n := chunks[i]
+		size, err := t.chunkSize(n)
+		if err != nil {
+			return fmt.Errorf("retention: %w", err)
+		}
+		if n < active {
+			if t.opts.RetainChunks > 0 && kept >= t.opts.RetainChunks {
+				break
+			}
+			if t.opts.RetainBytes > 0 && total+size > t.opts.RetainBytes {
+				break
+			}
+		}
+		kept++
+		total += size
+	}
+	for _, n := range chunks[:i+1] {
+		if err := os.Remove(t.chunkPath(n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("retention: delete chunk %d: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// chunkSize returns the size of chunk n, 0 if it is gone.
+func (t *Topic) chunkSize(n uint64) (int64, error) {
+	st, err := os.Stat(t.chunkPath(n))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// Filesystem magic numbers (statfs f_type) of filesystems that do not make
+// O_APPEND atomic across writers.
+var unsafeFilesystems = map[int64]string{
+	0x6969:     "nfs",
+	0x517B:     "smb",
+	0xFF534D42: "cifs",
+	0xFE534D42: "smb2",
+	0x65735546: "fuse",
+}
+
+func checkFilesystem(dir string) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("statfs %s: %w", dir, err)
+	}
+	if name, bad := unsafeFilesystems[int64(st.Type)]; bad {
+		return fmt.Errorf("%w: %s is on %s (set AllowUnsafeFS, or --allow-unsafe-fs, to use it anyway)", ErrUnsafeFilesystem, dir, name)
+	}
+	return nil
+}
