@@ -3,7 +3,12 @@
 // concrete examples of each.
 package check
 
-import "github.com/kafka-lite/kafka-lite/internal/history"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kafka-lite/kafka-lite/internal/history"
+)
 
 // Status is a check's verdict for one scenario.
 type Status string
@@ -51,8 +56,116 @@ type Options struct {
 	// delivered-but-unacked records per consumer crash (usually the poll
 	// batch size). 0 means unbounded.
 	MaxRedeliveryPerCrash int
+	// Retention says the scenario deletes old chunks: records below the
+	// lowest offset the final drain-from-earliest delivered may have been
+	// removed, so lost-write, poll-order and resume excuse gaps there.
+	Retention bool
 }
 
 // Func is the signature of one check: it reads the history and returns its
 // Result (Check set to its name).
 type Func func(h history.History, opts Options) Result
+
+// checkDef is one entry of the registry of checks.
+type checkDef struct {
+	name string
+	desc string
+	fn   func(ix *index, opts Options) Result
+}
+
+// registry lists the checks in their stable order.
+var registry = []checkDef{
+	{"integrity", "every delivered value is byte-identical to a value an ok or indeterminate append sent (anomalies: torn, merged-or-corrupt, phantom, failed-append-delivered)", integrity},
+	{"lost-write", "every value of an ok append is delivered by some poll (anomaly: lost-write)", lostWrite},
+	{"duplicate", "no value is delivered at more than one offset (anomaly: duplicate)", duplicate},
+	{"inconsistent-offsets", "no offset is delivered with two different values (anomaly: inconsistent-offsets)", inconsistentOffsets},
+	{"producer-order", "each producer's ok appends sit at increasing offsets, in the order it sent them (anomaly: producer-order)", producerOrder},
+	{"realtime-order", "an ok append that completed before another was invoked has lower offsets (anomaly: realtime-order)", realtimeOrder},
+	{"poll-order", "within a consumer session, consecutive records are consecutive in the log (anomalies: nonmonotonic-poll, poll-skip)", pollOrder},
+	{"resume", "a consumer starting from its group's acks resumes right after the last ack (anomalies: resume-skip, resume-rewind)", resume},
+	{"ack-once", "an acked record is never delivered to its group again; unacked redeliveries stay within the window (anomalies: ack-once, redelivery-window)", ackOnce},
+	{"liveness", "no reader got stuck while records remained (anomaly: stuck)", liveness},
+}
+
+// Names returns the names of all checks, in the stable order Run reports
+// them.
+func Names() []string {
+	out := make([]string, len(registry))
+	for i, c := range registry {
+		out[i] = c.name
+	}
+	return out
+}
+
+// Describe returns the one-line description of the named check, or "" for
+// an unknown name.
+func Describe(name string) string {
+	for _, c := range registry {
+		if c.name == name {
+			return c.desc
+		}
+	}
+	return ""
+}
+
+// Run runs the named checks (all of them when names is empty) over h and
+// returns their results in Names() order. An unknown name is an error.
+func Run(h history.History, names []string, opts Options) ([]Result, error) {
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		if Describe(n) == "" {
+			return nil, fmt.Errorf("unknown check %q (known: %s)", n, strings.Join(Names(), ", "))
+		}
+		want[n] = true
+	}
+	ix := newIndex(h)
+	var out []Result
+	for _, c := range registry {
+		if len(names) == 0 || want[c.name] {
+			out = append(out, c.fn(ix, opts))
+		}
+	}
+	return out, nil
+}
+
+// Integrity checks that every delivered value is one an ok or indeterminate
+// append sent.
+func Integrity(h history.History, opts Options) Result { return integrity(newIndex(h), opts) }
+
+// LostWrite checks that every value of an ok append is delivered.
+func LostWrite(h history.History, opts Options) Result { return lostWrite(newIndex(h), opts) }
+
+// Duplicate checks that no value is delivered at two offsets.
+func Duplicate(h history.History, opts Options) Result { return duplicate(newIndex(h), opts) }
+
+// InconsistentOffsets checks that no offset is delivered with two values.
+func InconsistentOffsets(h history.History, opts Options) Result {
+	return inconsistentOffsets(newIndex(h), opts)
+}
+
+// ProducerOrder checks that each producer's ok appends sit at increasing
+// offsets in the order it sent them.
+func ProducerOrder(h history.History, opts Options) Result { return producerOrder(newIndex(h), opts) }
+
+// RealtimeOrder checks that an ok append completed before another was
+// invoked has lower offsets.
+func RealtimeOrder(h history.History, opts Options) Result { return realtimeOrder(newIndex(h), opts) }
+
+// PollOrder checks that consecutive records of a consumer session are
+// consecutive in the log.
+func PollOrder(h history.History, opts Options) Result { return pollOrder(newIndex(h), opts) }
+
+// Resume checks that consumers starting from their group's acks resume
+// right after the last ack.
+func Resume(h history.History, opts Options) Result { return resume(newIndex(h), opts) }
+
+// AckOnce checks that acked records are not redelivered to their group and
+// that unacked redeliveries stay within the at-least-once window.
+func AckOnce(h history.History, opts Options) Result { return ackOnce(newIndex(h), opts) }
+
+// Liveness checks that no reader got stuck while records remained.
+func Liveness(h history.History, opts Options) Result { return liveness(newIndex(h), opts) }
+
+// Compile-time checks that the exported checks are Funcs.
+var _ = []Func{Integrity, LostWrite, Duplicate, InconsistentOffsets, ProducerOrder,
+	RealtimeOrder, PollOrder, Resume, AckOnce, Liveness}
