@@ -1,0 +1,502 @@
+package scenario
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/kafka-lite/kafka-lite/internal/protocol"
+)
+
+// Defaults of the fields that have one (docs/SCENARIOS.md lists them all).
+const (
+	DefaultProducerName  = "p"
+	DefaultConsumerName  = "c"
+	DefaultBatch         = 1
+	DefaultPollMax       = 100
+	DefaultPollTimeoutMS = 200
+	DefaultAck           = AckBatch
+	DefaultStart         = StartAcked
+	DefaultFsync         = FsyncNever
+	DefaultOpMS          = 10000
+	DefaultRunS          = 120
+	DefaultDrainS        = 60
+	DefaultStuckMS       = 5000
+	DefaultQuickScale    = 0.1
+	DefaultGapDist       = GapExponential
+	DefaultProbability   = 1.0
+)
+
+// Consumer start positions (the protocol's).
+const (
+	StartAcked    = protocol.StartAcked    // after the group's last ack; the earliest record when it has none
+	StartEarliest = protocol.StartEarliest // the earliest retained record
+	StartLatest   = protocol.StartLatest   // only records appended after init
+)
+
+// Fsync modes of the topic (the protocol's).
+const (
+	FsyncNever    = protocol.FsyncNever
+	FsyncAlways   = protocol.FsyncAlways
+	FsyncInterval = protocol.FsyncInterval
+)
+
+// Fault targets that name a set of clients rather than one client.
+const (
+	TargetProducers = "producers"
+	TargetConsumers = "consumers"
+	TargetAny       = "any"
+)
+
+// Operations a fault can be tied to (the protocol's op names).
+const (
+	OpAppend = protocol.OpAppend
+	OpPoll   = protocol.OpPoll
+	OpAck    = protocol.OpAck
+)
+
+// Limits of validation.
+const (
+	// MaxValueSize is the largest value size a scenario may ask for.
+	MaxValueSize = 64 << 20
+	// MaxClients bounds the clients of one scenario.
+	MaxClients = 256
+)
+
+var (
+	checkNames     = []string{"integrity", "lost-write", "duplicate", "inconsistent-offsets", "producer-order", "realtime-order", "poll-order", "resume", "ack-once", "liveness"}
+	histogramNames = []string{"append", "poll", "e2e"}
+)
+
+// CheckNames returns the names a scenario's checks list may hold, in
+// report order.
+func CheckNames() []string { return slices.Clone(checkNames) }
+
+// HistogramNames returns the names a scenario's histograms list may hold.
+func HistogramNames() []string { return slices.Clone(histogramNames) }
+
+// ApplyDefaults sets every unset (zero) field that has a default to it.
+// Parse calls it before Validate; call it on a Scenario built in code.
+func (s *Scenario) ApplyDefaults() {
+	if s.Topic.Fsync == "" {
+		s.Topic.Fsync = DefaultFsync
+	}
+	for i := range s.Producers {
+		g := &s.Producers[i]
+		if g.Name == "" {
+			g.Name = DefaultProducerName
+		}
+		if g.Batch == 0 {
+			g.Batch = DefaultBatch
+		}
+	}
+	for i := range s.Consumers {
+		g := &s.Consumers[i]
+		if g.Name == "" {
+			g.Name = DefaultConsumerName
+		}
+		if g.Group == "" {
+			g.Group = g.Name
+		}
+		if g.Start == "" {
+			g.Start = DefaultStart
+		}
+		if g.PollMax == 0 {
+			g.PollMax = DefaultPollMax
+		}
+		if g.PollTimeoutMS == 0 {
+			g.PollTimeoutMS = DefaultPollTimeoutMS
+		}
+		if g.Ack == "" {
+			g.Ack = DefaultAck
+		}
+	}
+	for i := range s.Faults {
+		f := &s.Faults[i]
+		if f.Kind != FaultRlimit && f.Probability == 0 {
+			f.Probability = DefaultProbability
+		}
+		if f.Trigger == TriggerRandom && f.Gap.Dist == "" {
+			f.Gap.Dist = DefaultGapDist
+		}
+	}
+	t := &s.Timeouts
+	if t.OpMS == 0 {
+		t.OpMS = DefaultOpMS
+	}
+	if t.RunS == 0 {
+		t.RunS = DefaultRunS
+	}
+	if t.DrainS == 0 {
+		t.DrainS = DefaultDrainS
+	}
+	if t.StuckMS == 0 {
+		t.StuckMS = DefaultStuckMS
+	}
+	if s.Quick.Scale == 0 {
+		s.Quick.Scale = DefaultQuickScale
+	}
+}
+
+// validator collects the problems of one scenario.
+type validator struct{ errs []error }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, &Error{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) nonNegative(field string, n int64) {
+	if n < 0 {
+		v.add(field, "must not be negative, got %d", n)
+	}
+}
+
+func (v *validator) atLeast(field string, n, min int64) {
+	if n < min {
+		v.add(field, "must be at least %d, got %d", min, n)
+	}
+}
+
+func (v *validator) oneOf(field, val string, valid ...string) {
+	if !slices.Contains(valid, val) {
+		v.add(field, "unknown value %q (valid: %s)", val, strings.Join(valid, ", "))
+	}
+}
+
+// unset reports a field that is set although it does not apply.
+func (v *validator) unset(field string, set bool, why string) {
+	if set {
+		v.add(field, "does not apply %s", why)
+	}
+}
+
+// Validate reports every impossible or inconsistent value of s, each as an
+// *Error naming its field, joined with errors.Join; nil when s is valid. It
+// expects the defaults to be applied (Parse does both).
+func (s *Scenario) Validate() error {
+	v := &validator{}
+	if s.Name == "" {
+		v.add("name", "must be set")
+	} else if !validName(s.Name) {
+		v.add("name", "%q may hold only letters, digits, '-', '_' and '.'", s.Name)
+	}
+
+	t := s.Topic
+	v.nonNegative("topic.chunk_records", int64(t.ChunkRecords))
+	v.nonNegative("topic.chunk_bytes", t.ChunkBytes)
+	v.nonNegative("topic.retain_chunks", int64(t.RetainChunks))
+	v.nonNegative("topic.retain_bytes", t.RetainBytes)
+	v.oneOf("topic.fsync", t.Fsync, FsyncNever, FsyncAlways, FsyncInterval)
+
+	if len(s.Producers) == 0 && len(s.Consumers) == 0 {
+		v.add("producers", "a scenario needs at least one producer or consumer group")
+	}
+	roles := map[string]string{} // client name -> "producer"/"consumer"
+	total := 0
+	for i, g := range s.Producers {
+		s.validateProducers(v, fmt.Sprintf("producers[%d]", i), g, roles)
+		total += max(g.Count, 0)
+	}
+	for i, g := range s.Consumers {
+		s.validateConsumers(v, fmt.Sprintf("consumers[%d]", i), g, roles)
+		total += max(g.Count, 0)
+	}
+	if total > MaxClients {
+		v.add("producers", "%d clients in all, more than the limit of %d", total, MaxClients)
+	}
+
+	for i, f := range s.Faults {
+		validateFault(v, fmt.Sprintf("faults[%d]", i), f, s, roles)
+	}
+
+	tm := s.Timeouts
+	v.atLeast("timeouts.op_ms", int64(tm.OpMS), 1)
+	v.atLeast("timeouts.run_s", int64(tm.RunS), 1)
+	v.atLeast("timeouts.drain_s", int64(tm.DrainS), 1)
+	v.atLeast("timeouts.stuck_ms", int64(tm.StuckMS), 1)
+
+	validateNames(v, "checks", s.Checks, checkNames)
+	validateNames(v, "histograms", s.Histograms, histogramNames)
+
+	if s.Quick.Scale <= 0 || s.Quick.Scale > 1 {
+		v.add("quick.scale", "must be in (0, 1], got %g", s.Quick.Scale)
+	}
+	v.nonNegative("quick.max_faults", int64(s.Quick.MaxFaults))
+	return errors.Join(v.errs...)
+}
+
+func (s *Scenario) validateProducers(v *validator, p string, g ProducerGroup, roles map[string]string) {
+	validateGroupName(v, p+".name", g.Name)
+	v.atLeast(p+".count", int64(g.Count), 1)
+	v.atLeast(p+".messages", int64(g.Messages), 1)
+	v.atLeast(p+".batch", int64(g.Batch), 1)
+	if g.Batch > g.Messages && g.Messages >= 1 {
+		v.add(p+".batch", "%d is more than messages (%d)", g.Batch, g.Messages)
+	}
+	v.nonNegative(p+".rate", int64(g.Rate))
+	v.nonNegative(p+".start_delay_ms", int64(g.StartDelayMS))
+	validateSizes(v, p+".size", g.Size)
+	addClients(v, p+".name", g.Name, g.Count, "producer", roles)
+}
+
+func (s *Scenario) validateConsumers(v *validator, p string, g ConsumerGroup, roles map[string]string) {
+	validateGroupName(v, p+".name", g.Name)
+	v.atLeast(p+".count", int64(g.Count), 1)
+	if !validName(g.Group) {
+		v.add(p+".group", "%q may hold only letters, digits, '-', '_' and '.'", g.Group)
+	}
+	v.oneOf(p+".start", g.Start, StartAcked, StartEarliest, StartLatest)
+	v.atLeast(p+".poll_max", int64(g.PollMax), 1)
+	v.nonNegative(p+".poll_timeout_ms", int64(g.PollTimeoutMS))
+	if g.PollTimeoutMS >= s.Timeouts.OpMS && s.Timeouts.OpMS > 0 {
+		v.add(p+".poll_timeout_ms", "%d must be less than timeouts.op_ms (%d), or every idle poll times out", g.PollTimeoutMS, s.Timeouts.OpMS)
+	}
+	v.oneOf(p+".ack", g.Ack, AckNone, AckEach, AckBatch)
+	v.nonNegative(p+".delay_ms", int64(g.DelayMS))
+	v.nonNegative(p+".restart_every_polls", int64(g.RestartEveryPolls))
+	addClients(v, p+".name", g.Name, g.Count, "consumer", roles)
+}
+
+// addClients records the client names of a group and reports duplicates.
+func addClients(v *validator, field, prefix string, count int, role string, roles map[string]string) {
+	if count > MaxClients {
+		count = MaxClients
+	}
+	for i := range count {
+		name := clientName(prefix, i)
+		if _, dup := roles[name]; dup {
+			v.add(field, "client %q is also a client of another group; give the groups different names", name)
+			return
+		}
+		roles[name] = role
+	}
+}
+
+func validateGroupName(v *validator, field, name string) {
+	if !validName(name) {
+		v.add(field, "%q may hold only letters, digits, '-', '_' and '.'", name)
+		return
+	}
+	switch name {
+	case TargetProducers, TargetConsumers, TargetAny:
+		v.add(field, "%q is reserved for fault targets", name)
+	}
+}
+
+func validateSizes(v *validator, p string, z Sizes) {
+	set := 0
+	if z.Fixed != 0 {
+		set++
+		checkSize(v, p+".fixed", z.Fixed)
+	}
+	if z.List != nil {
+		set++
+		if len(z.List) == 0 {
+			v.add(p+".list", "must not be empty")
+		}
+		for i, n := range z.List {
+			checkSize(v, fmt.Sprintf("%s.list[%d]", p, i), n)
+		}
+	}
+	if z.Range != [2]int{} {
+		set++
+		checkSize(v, p+".range", z.Range[0])
+		checkSize(v, p+".range", z.Range[1])
+		if z.Range[0] > z.Range[1] {
+			v.add(p+".range", "min %d is more than max %d", z.Range[0], z.Range[1])
+		}
+	}
+	switch set {
+	case 0:
+		v.add(p, "set one of fixed, list or range (a size of 0 is not allowed)")
+	case 1:
+	default:
+		v.add(p, "set only one of fixed, list or range")
+	}
+}
+
+func checkSize(v *validator, field string, n int) {
+	if n < 1 || n > MaxValueSize {
+		v.add(field, "size %d is outside [1, %d] (64 MiB)", n, MaxValueSize)
+	}
+}
+
+// validateFault checks one fault against the kind/trigger matrix of
+// docs/SCENARIOS.md.
+func validateFault(v *validator, p string, f Fault, s *Scenario, roles map[string]string) {
+	v.oneOf(p+".kind", f.Kind, FaultKill, FaultPause, FaultRlimit)
+
+	// The target, and the roles it can reach.
+	var targetRoles []string
+	switch f.Target {
+	case "":
+		v.add(p+".target", `must be set: "producers", "consumers", "any" or a client name`)
+	case TargetProducers:
+		if len(s.Producers) == 0 {
+			v.add(p+".target", "the scenario has no producers")
+		}
+		targetRoles = []string{"producer"}
+	case TargetConsumers:
+		if len(s.Consumers) == 0 {
+			v.add(p+".target", "the scenario has no consumers")
+		}
+		targetRoles = []string{"consumer"}
+	case TargetAny:
+		targetRoles = []string{"producer", "consumer"}
+	default:
+		r, ok := roles[f.Target]
+		if !ok {
+			v.add(p+".target", "%q names no client of the scenario (clients: %s)", f.Target, strings.Join(sortedKeys(roles), ", "))
+		}
+		targetRoles = []string{r}
+	}
+
+	v.nonNegative(p+".max_faults", int64(f.MaxFaults))
+	v.nonNegative(p+".restart_after_ms", int64(f.RestartAfterMS))
+	v.nonNegative(p+".after_ops", int64(f.AfterOps))
+	v.nonNegative(p+".max_delay_us", int64(f.MaxDelayUS))
+	v.nonNegative(p+".pause_ms", int64(f.PauseMS))
+	v.nonNegative(p+".fsize_bytes", f.FsizeBytes)
+
+	if f.Kind == FaultRlimit {
+		v.atLeast(p+".fsize_bytes", f.FsizeBytes, 1)
+		why := "to kind rlimit (it holds from the client's start)"
+		v.unset(p+".trigger", f.Trigger != "", why)
+		v.unset(p+".gap", f.Gap != Gap{}, why)
+		v.unset(p+".after_ops", f.AfterOps != 0, why)
+		v.unset(p+".op", f.Op != "", why)
+		v.unset(p+".max_delay_us", f.MaxDelayUS != 0, why)
+		v.unset(p+".probability", f.Probability != 0, why)
+		v.unset(p+".max_faults", f.MaxFaults != 0, why)
+		v.unset(p+".restart", f.Restart, why)
+		v.unset(p+".restart_after_ms", f.RestartAfterMS != 0, why)
+		v.unset(p+".pause_ms", f.PauseMS != 0, why)
+		return
+	}
+	if f.Kind != FaultKill && f.Kind != FaultPause {
+		return
+	}
+	v.unset(p+".fsize_bytes", f.FsizeBytes != 0, "to kind "+f.Kind)
+	if f.Kind == FaultPause {
+		v.atLeast(p+".pause_ms", int64(f.PauseMS), 1)
+		v.unset(p+".restart", f.Restart, "to kind pause (a paused client is continued)")
+		v.unset(p+".restart_after_ms", f.RestartAfterMS != 0, "to kind pause")
+	} else {
+		v.unset(p+".pause_ms", f.PauseMS != 0, "to kind kill")
+		v.unset(p+".restart_after_ms", f.RestartAfterMS != 0 && !f.Restart, "without restart: true")
+	}
+	if f.Probability < 0 || f.Probability > 1 {
+		v.add(p+".probability", "must be in [0, 1], got %g", f.Probability)
+	}
+
+	v.oneOf(p+".trigger", f.Trigger, TriggerRandom, TriggerAfterOps, TriggerDuring, TriggerBetween, TriggerRotation)
+	why := "to trigger " + f.Trigger
+	switch f.Trigger {
+	case TriggerRandom:
+		v.unset(p+".after_ops", f.AfterOps != 0, why)
+		v.unset(p+".op", f.Op != "", why)
+		v.unset(p+".max_delay_us", f.MaxDelayUS != 0, why)
+		v.unset(p+".probability", f.Probability != DefaultProbability, why)
+		validateGap(v, p+".gap", f.Gap)
+	case TriggerAfterOps:
+		v.atLeast(p+".after_ops", int64(f.AfterOps), 1)
+		v.unset(p+".gap", f.Gap != Gap{}, why)
+		v.unset(p+".max_delay_us", f.MaxDelayUS != 0, why)
+		if f.Op != "" {
+			validateOp(v, p+".op", f.Op, targetRoles)
+		}
+	case TriggerDuring, TriggerBetween:
+		v.unset(p+".gap", f.Gap != Gap{}, why)
+		v.unset(p+".after_ops", f.AfterOps != 0, why)
+		if f.Trigger == TriggerBetween {
+			v.unset(p+".max_delay_us", f.MaxDelayUS != 0, why)
+		}
+		if f.Op == "" {
+			v.add(p+".op", "must be set for trigger %s: append, poll or ack", f.Trigger)
+		} else {
+			validateOp(v, p+".op", f.Op, targetRoles)
+		}
+	case TriggerRotation:
+		v.unset(p+".gap", f.Gap != Gap{}, why)
+		v.unset(p+".after_ops", f.AfterOps != 0, why)
+		v.unset(p+".op", f.Op != "", why)
+		v.unset(p+".max_delay_us", f.MaxDelayUS != 0, why)
+	}
+}
+
+// validateOp checks that op exists and that a client the target can reach
+// performs it.
+func validateOp(v *validator, field, op string, targetRoles []string) {
+	var role string
+	switch op {
+	case OpAppend:
+		role = "producer"
+	case OpPoll, OpAck:
+		role = "consumer"
+	default:
+		v.add(field, "unknown value %q (valid: append, poll, ack)", op)
+		return
+	}
+	if len(targetRoles) > 0 && targetRoles[0] != "" && !slices.Contains(targetRoles, role) {
+		v.add(field, "the target's clients are %ss, which never %s", targetRoles[0], op)
+	}
+}
+
+func validateGap(v *validator, p string, g Gap) {
+	v.nonNegative(p+".mean_ms", int64(g.MeanMS))
+	v.nonNegative(p+".min_ms", int64(g.MinMS))
+	v.nonNegative(p+".max_ms", int64(g.MaxMS))
+	switch g.Dist {
+	case GapExponential:
+		v.atLeast(p+".mean_ms", int64(g.MeanMS), 1)
+		v.unset(p+".min_ms", g.MinMS != 0, "to dist exponential (set mean_ms)")
+		v.unset(p+".max_ms", g.MaxMS != 0, "to dist exponential (set mean_ms)")
+	case GapUniform:
+		v.unset(p+".mean_ms", g.MeanMS != 0, "to dist uniform (set min_ms and max_ms)")
+		v.atLeast(p+".max_ms", int64(g.MaxMS), 1)
+		if g.MinMS > g.MaxMS {
+			v.add(p+".min_ms", "min %d is more than max %d", g.MinMS, g.MaxMS)
+		}
+	default:
+		v.oneOf(p+".dist", g.Dist, GapExponential, GapUniform)
+	}
+}
+
+func validateNames(v *validator, field string, names, valid []string) {
+	seen := map[string]bool{}
+	for i, n := range names {
+		f := fmt.Sprintf("%s[%d]", field, i)
+		if !slices.Contains(valid, n) {
+			v.add(f, "unknown name %q (valid: %s)", n, strings.Join(valid, ", "))
+		} else if seen[n] {
+			v.add(f, "%q is listed twice", n)
+		}
+		seen[n] = true
+	}
+}
+
+// validName reports whether s is a usable client, group or scenario name:
+// non-empty, at most 64 bytes of letters, digits, '-', '_' and '.'.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
