@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -92,6 +93,9 @@ func Parse(name string, data []byte) (s *Scenario, err error) {
 		return nil, &Error{File: name, Line: docLine(&next), Msg: "a second YAML document: a scenario file holds exactly one"}
 	}
 	if err := checkArrays(name, &root); err != nil {
+		return nil, err
+	}
+	if err := checkInts(name, &root, reflect.TypeFor[Scenario]()); err != nil {
 		return nil, err
 	}
 
@@ -256,4 +260,53 @@ func lineOf(root *yaml.Node, path string) int {
 		n, line = child, child.Line
 	}
 	return line
+}
+
+// checkInts reports a float where the schema wants an integer, with its
+// line: yaml.v3 silently truncates 1.5 into an int field.
+func checkInts(name string, n *yaml.Node, t reflect.Type) error {
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil
+		}
+		n = n.Content[0]
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if n.ShortTag() == "!!float" {
+				return &Error{File: name, Line: n.Line, Msg: fmt.Sprintf("cannot unmarshal !!float `%s` into %s: want a whole number", n.Value, t)}
+			}
+		}
+	case yaml.SequenceNode:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, c := range n.Content {
+				if err := checkInts(name, c, t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	case yaml.MappingNode:
+		if t.Kind() != reflect.Struct {
+			return nil
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			for j := range t.NumField() {
+				f := t.Field(j)
+				if tag, _, _ := strings.Cut(f.Tag.Get("yaml"), ","); tag == key && f.IsExported() {
+					if err := checkInts(name, n.Content[i+1], f.Type); err != nil {
+						return err
+					}
+					break
+				}
+			}
+		}
+	}
+	return nil
 }
