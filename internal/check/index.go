@@ -48,6 +48,7 @@ func (s *session) drainEarliest() bool {
 // appendStatus is what the appends that sent one value achieved.
 type appendStatus struct {
 	ok, indet, fail bool
+	okSends         int // how many ok appends sent it
 	pos             int // position of the first append op that sent it
 }
 
@@ -95,10 +96,16 @@ type index struct {
 
 // newIndex indexes h.
 func newIndex(h history.History) *index {
+	sent := 0
+	for i := range h {
+		if h[i].F == history.FAppend {
+			sent += len(h[i].Values)
+		}
+	}
 	ix := &index{
 		h:        h,
 		bySess:   map[sessKey]*session{},
-		appended: map[string]appendStatus{},
+		appended: make(map[string]appendStatus, sent),
 	}
 	for i := range h {
 		op := &h[i]
@@ -133,6 +140,7 @@ func newIndex(h history.History) *index {
 				switch op.Outcome {
 				case history.OK:
 					st.ok = true
+					st.okSends++
 				case history.Indeterminate:
 					st.indet = true
 				default:
@@ -249,14 +257,16 @@ func (ix *index) producerSeqs() (map[string][]producerValue, []string) {
 	for c, ps := range byClient {
 		ix.seqsClients = append(ix.seqsClients, c)
 		sort.SliceStable(ps, func(a, b int) bool { return ix.h[ps[a]].Invoke < ix.h[ps[b]].Invoke })
-		seen := map[string]bool{}
+		seen := map[string]bool{} // values sent by several ok appends
 		var seq []producerValue
 		for _, p := range ps {
 			for i, v := range ix.h[p].Values {
-				if seen[v] {
-					continue
+				if ix.appended[v].okSends > 1 {
+					if seen[v] {
+						continue
+					}
+					seen[v] = true
 				}
-				seen[v] = true
 				o, known := ix.offsetOf(p, i)
 				seq = append(seq, producerValue{value: v, pos: p, off: o, known: known})
 			}
