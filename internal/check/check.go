@@ -1,6 +1,20 @@
 // Package check holds klcheck's checkers: each a named function over a
 // history.History that returns a Result with the anomalies it found and
 // concrete examples of each.
+//
+// The checks share a few notions. A confirmed append is one with outcome
+// ok. The log L is every offset any poll delivered, with the value the
+// drain-phase consumers reading from "earliest" saw there (else the first
+// value any poll saw), sorted by offset. A consumer session is one client
+// process: its (Client, Session). Names lists the checks and Describe says
+// what each asserts; a check with nothing to look at passes with the note
+// "nothing to check". Every check is near-linear in the number of delivered
+// records (maps keyed by value or offset, sorting, binary search).
+//
+// Histories read back from a file written with WriteJSONL's abbreviation
+// still check correctly for equal values (both sides are abbreviated the
+// same way), but torn and phantom values longer than the limit show up as
+// merged-or-corrupt.
 package check
 
 import (
