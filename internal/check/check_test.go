@@ -136,6 +136,8 @@ func anomalyCases() []anomalyCase {
 				b.init("c1", 1, "g", acked).poll("c1", 1, "g", run(1, logVals[1:]...)...)
 				return b.drain("d", run(0, logVals...)...)
 			}},
+		{name: "resume skip despite indeterminate ack", check: "resume", anomaly: "resume-skip", count: 1, offset: 3,
+			mention: "(or offset 4 after acks that may have taken effect)", h: func() *hb { return indeterminateAck(3) }},
 		{name: "resume rewind", check: "resume", anomaly: "resume-rewind", count: 1, offset: 1, mention: "resumed at offset 1",
 			h: rewindHistory},
 		{name: "ack once", check: "ack-once", anomaly: "ack-once", count: 1, offset: 1, mention: "group g got offset 1",
