@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -76,10 +77,11 @@ func checkPayload(p []byte, max int) error {
 	if max > 0 && len(p) > max {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrRecordTooLarge, len(p), max)
 	}
-	for _, b := range p {
-		if b == recordStart || b == recordEnd {
-			return fmt.Errorf("%w: holds byte 0x%02x", ErrBadPayload, b)
-		}
+	if i := bytes.IndexByte(p, recordEnd); i >= 0 {
+		return fmt.Errorf("%w: holds a newline at byte %d", ErrBadPayload, i)
+	}
+	if i := bytes.IndexByte(p, recordStart); i >= 0 {
+		return fmt.Errorf("%w: holds byte 0x1e at byte %d", ErrBadPayload, i)
 	}
 	return nil
 }
