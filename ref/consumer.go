@@ -283,6 +283,17 @@ func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
 	return c.read(ctx, max, true)
 }
 
+// TryPoll returns up to max records that are available now, without
+// waiting; an empty result means the consumer has caught up.
+func (c *Consumer) TryPoll(max int) ([]Record, error) {
+	if max <= 0 {
+		max = 1
+	}
+	c.pollMu.Lock()
+	defer c.pollMu.Unlock()
+	return c.read(context.Background(), max, false)
+}
+
 // read delivers up to max records. With wait, it blocks until one comes;
 // without, it returns what is there (used to skip to the end).
 func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, error) {

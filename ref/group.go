@@ -142,3 +142,17 @@ func (g *group) close() error {
 	}
 	return err
 }
+
+// groupLocked reports whether a live consumer holds the group lock file.
+func groupLocked(path string) bool {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return true
+	}
+	_ = unix.Flock(fd, unix.LOCK_UN)
+	return false
+}
