@@ -308,4 +308,3 @@ func adapter(ctx context.Context, args []string) error {
 	}
 	return err
 }
-
