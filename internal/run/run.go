@@ -1,0 +1,460 @@
+// Package run is klcheck's orchestrator: it runs one scenario against an
+// implementation through the adapter protocol, one child process per
+// client, injects the scenario's faults (kills, pauses, file-size limits),
+// records every operation into a history, drains the log with fresh
+// consumers, and runs the checks over the history.
+//
+// It never prints: progress and diagnostics go to the caller through
+// Options callbacks, Result and *HarnessError.
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/check"
+	"github.com/kafka-lite/kafka-lite/internal/history"
+	"github.com/kafka-lite/kafka-lite/internal/protocol"
+	"github.com/kafka-lite/kafka-lite/internal/scenario"
+)
+
+// Options configure one scenario run.
+type Options struct {
+	// Impl is the implementation's client command (see ResolveImpl).
+	Impl Impl
+	// Seed overrides the scenario's seed when SeedSet.
+	Seed    int64
+	SeedSet bool
+	// Quick runs the scenario scaled down (scenario.Scaled).
+	Quick bool
+	// Keep keeps the topic directory after the run.
+	Keep bool
+	// OutDir, when set, receives history.jsonl and clients/*.log for this
+	// scenario.
+	OutDir string
+	// TempDir is where topic directories are made ("" = os.TempDir()).
+	TempDir string
+	// Progress, when set, is called about every ProgressEvery with a
+	// snapshot of the run.
+	Progress func(Progress)
+	// ProgressEvery is the interval of Progress calls (default 250ms).
+	ProgressEvery time.Duration
+	// Logf, when set, receives verbose notes about the run.
+	Logf func(format string, args ...any)
+}
+
+// HistoryValueMax is how many bytes of each value history.jsonl keeps.
+const HistoryValueMax = 120
+
+// runner is the state of one scenario run.
+type runner struct {
+	sc    *scenario.Scenario
+	opts  Options
+	impl  Impl
+	rec   *recorder
+	procs *procSet
+
+	faults    *faultSet
+	topicRoot string
+	topic     string
+	config    protocol.Config
+	opTimeout time.Duration
+	maxLine   int
+
+	cancel        context.CancelFunc // ends the whole run
+	producersDone chan struct{}
+
+	mu       sync.Mutex
+	implName string
+	firstErr error
+	logs     []*stderrLog
+	clients  []*client
+	nclients int
+	curPhase string
+}
+
+// Run runs scenario sc (scaled for opts.Quick, with opts' seed) against
+// opts.Impl and returns its result. A returned error is a *HarnessError
+// (the implementation could not be run, broke the protocol, or an output
+// could not be written); the Result is then still returned, with
+// StatusError. Run kills and reaps every process it started on every
+// path, including a cancelled ctx.
+func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result, err error) {
+	sc = sc.Scaled(opts.Quick)
+	if opts.SeedSet {
+		sc.Seed = opts.Seed
+	}
+	began := time.Now()
+	res = &Result{Scenario: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed,
+		Quick: opts.Quick, Impl: opts.Impl, OutDir: opts.OutDir}
+	if len(opts.Impl.Argv) == 0 {
+		err := &HarnessError{Scenario: sc.Name, Kind: "start", Detail: "no implementation command"}
+		res.Status, res.Reason = StatusError, err.Error()
+		return res, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &runner{
+		sc: sc, opts: opts, impl: opts.Impl, rec: newRecorder(began, sc.Histograms), procs: newProcSet(),
+		faults: newFaultSet(sc), topic: "t", cancel: cancel, producersDone: make(chan struct{}),
+		opTimeout: time.Duration(sc.Timeouts.OpMS) * time.Millisecond, maxLine: maxLineFor(sc),
+		config: protocol.Config{ChunkRecords: sc.Topic.ChunkRecords, ChunkBytes: sc.Topic.ChunkBytes,
+			RetainChunks: sc.Topic.RetainChunks, RetainBytes: sc.Topic.RetainBytes, Fsync: sc.Topic.Fsync},
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = &HarnessError{Scenario: sc.Name, Kind: "internal", Detail: fmt.Sprintf("panic: %v\n%s", v, debug.Stack())}
+			res.Status, res.Reason = StatusError, err.Error()
+		}
+		if stuck := r.procs.killAll(reapTimeout); len(stuck) > 0 && err == nil {
+			err = &HarnessError{Scenario: sc.Name, Kind: "internal", Detail: fmt.Sprintf("could not reap client processes %v", stuck)}
+			res.Status, res.Reason = StatusError, err.Error()
+		}
+		res.Duration = time.Since(began)
+	}()
+
+	dir, err := os.MkdirTemp(opts.TempDir, "klcheck-"+sc.Name+"-")
+	if err != nil {
+		he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	}
+	r.topicRoot, res.TopicDir = dir, dir
+	if !opts.Keep {
+		defer func() {
+			r.procs.killAll(reapTimeout)
+			if rmErr := os.RemoveAll(dir); rmErr != nil && err == nil {
+				r.logf("remove %s: %v", dir, rmErr)
+			}
+		}()
+	}
+	if opts.OutDir != "" {
+		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
+			he := r.outputError(fmt.Errorf("create %s: %w", opts.OutDir, err))
+			res.Status, res.Reason = StatusError, he.Error()
+			return res, he
+		}
+	}
+	r.logf("scenario %s: seed %d, topic directory %s, impl %s", sc.Name, sc.Seed, dir, r.impl)
+
+	stopProgress := r.startProgress(ctx)
+	note := r.mainPhase(ctx)
+	if r.error() == nil {
+		r.phase("drain")
+		r.wrap(r.drain(ctx))
+	}
+	stopProgress()
+	r.procs.killAll(reapTimeout)
+
+	res.Note = note
+	res.ImplName = r.name()
+	h := r.rec.history()
+	res.History = h
+	res.Counts = r.rec.snapshot()
+	res.Latency = r.rec.latencies()
+	res.ErrorTypes = r.rec.errorTypes()
+	if werr := r.writeOutputs(h); werr != nil {
+		r.wrap(werr)
+	}
+	var skip *skipError
+	var he *HarnessError
+	switch ferr := r.error(); {
+	case errors.As(ferr, &skip):
+		res.Status, res.Reason = StatusSkip, skip.reason
+		return res, nil
+	case errors.As(ferr, &he):
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	case ferr != nil:
+		he = &HarnessError{Scenario: sc.Name, Kind: "internal", Detail: ferr.Error(), Err: ferr}
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	}
+	checks, cerr := check.Run(h, sc.Checks, checkOptions(sc))
+	if cerr != nil {
+		he := &HarnessError{Scenario: sc.Name, Kind: "config", Detail: cerr.Error(), Err: cerr}
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	}
+	res.Checks = checks
+	res.Status = StatusPass
+	for _, c := range checks {
+		if c.Status == check.Fail {
+			res.Status = StatusFail
+		}
+	}
+	return res, nil
+}
+
+// mainPhase runs the producers, consumers and faults until the producers
+// are done and the consumers caught up, or run_s is over. It returns a
+// note when the bound was hit.
+func (r *runner) mainPhase(ctx context.Context) string {
+	runS := time.Duration(r.sc.Timeouts.RunS) * time.Second
+	mctx, cancel := context.WithTimeout(ctx, runS)
+	defer cancel()
+	var producers, consumers, faults sync.WaitGroup
+	spawn := func(wg *sync.WaitGroup, fn func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			defer func() { r.wrap(err) }()
+			defer r.recoverInto(&err)
+			err = fn()
+		}()
+	}
+	for _, g := range r.sc.Producers {
+		for i := range g.Count {
+			c := r.newClient(g.ClientName(i), roleProducer, "", phaseMain)
+			spawn(&producers, func() error { return r.runProducer(mctx, c, g, i) })
+		}
+	}
+	for _, g := range r.sc.Consumers {
+		for i := range g.Count {
+			c := r.newClient(g.ClientName(i), roleConsumer, g.GroupFor(i), phaseMain)
+			spawn(&consumers, func() error { return r.runConsumer(mctx, c, g) })
+		}
+	}
+	fctx, stopFaults := context.WithCancel(mctx)
+	defer stopFaults()
+	rotation := false
+	for _, fs := range r.faults.faults {
+		switch fs.f.Trigger {
+		case scenario.TriggerRandom:
+			spawn(&faults, func() error { r.randomLoop(fctx, fs); return nil })
+		case scenario.TriggerRotation:
+			rotation = true
+		}
+	}
+	if rotation {
+		w, err := startRotationWatch(r.topicRoot, r.onRotation)
+		if err != nil {
+			r.wrap(&HarnessError{Scenario: r.sc.Name, Kind: "internal", Detail: fmt.Sprintf("watch for rotations: %v", err), Err: err})
+		} else {
+			defer w.stop()
+		}
+	}
+	go func() {
+		producers.Wait()
+		close(r.producersDone)
+	}()
+	producers.Wait()
+	consumers.Wait()
+	stopFaults()
+	faults.Wait()
+	if errors.Is(mctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+		return fmt.Sprintf("the main phase hit its bound of run_s=%ds before the producers finished and the consumers caught up", r.sc.Timeouts.RunS)
+	}
+	return ""
+}
+
+// newClient registers a client of the run.
+func (r *runner) newClient(name, role, group, phase string) *client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := &client{r: r, name: name, role: role, group: group, phase: phase, index: r.nclients}
+	r.nclients++
+	if phase == phaseMain {
+		for _, f := range r.sc.Faults {
+			if f.Kind != scenario.FaultRlimit {
+				continue
+			}
+			fs := faultState{f: f}
+			if fs.matches(c) && (c.fsize == 0 || f.FsizeBytes < c.fsize) {
+				c.fsize = f.FsizeBytes
+			}
+		}
+	}
+	r.clients = append(r.clients, c)
+	return c
+}
+
+// clientList returns the run's clients.
+func (r *runner) clientList() []*client {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*client(nil), r.clients...)
+}
+
+// producersFinished tells whether every producer has finished.
+func (r *runner) producersFinished() bool {
+	select {
+	case <-r.producersDone:
+		return true
+	default:
+		return false
+	}
+}
+
+// wrap records the run's first error (a skip or a harness error) and
+// stops the run.
+func (r *runner) wrap(err error) {
+	if err == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	r.mu.Unlock()
+	r.cancel()
+}
+
+// error returns the run's first error.
+func (r *runner) error() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstErr
+}
+
+// recoverInto turns a panic of a run goroutine into a harness error.
+func (r *runner) recoverInto(err *error) {
+	if v := recover(); v != nil {
+		*err = &HarnessError{Scenario: r.sc.Name, Kind: "internal", Detail: fmt.Sprintf("panic: %v\n%s", v, debug.Stack())}
+	}
+}
+
+// setImplName remembers the implementation's name from an init reply.
+func (r *runner) setImplName(name string) {
+	r.mu.Lock()
+	if r.implName == "" {
+		r.implName = name
+	}
+	r.mu.Unlock()
+}
+
+func (r *runner) name() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.implName
+}
+
+func (r *runner) addLog(l *stderrLog) {
+	r.mu.Lock()
+	r.logs = append(r.logs, l)
+	r.mu.Unlock()
+}
+
+func (r *runner) logf(format string, args ...any) {
+	if r.opts.Logf != nil {
+		r.opts.Logf(format, args...)
+	}
+}
+
+// outputError is a harness error writing klcheck's own output.
+func (r *runner) outputError(err error) *HarnessError {
+	return &HarnessError{Scenario: r.sc.Name, Kind: "output", Detail: err.Error(), Err: err}
+}
+
+// writeOutputs writes history.jsonl and checks the client logs' writes.
+func (r *runner) writeOutputs(h history.History) error {
+	if r.opts.OutDir == "" {
+		return nil
+	}
+	r.mu.Lock()
+	logs := append([]*stderrLog(nil), r.logs...)
+	r.mu.Unlock()
+	for _, l := range logs {
+		l.waitClosed(time.Second)
+		if err := l.err(); err != nil {
+			return r.outputError(err)
+		}
+	}
+	path := filepath.Join(r.opts.OutDir, "history.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		return r.outputError(fmt.Errorf("create history: %w", err))
+	}
+	werr := history.WriteJSONL(f, h, HistoryValueMax)
+	cerr := f.Close()
+	if werr != nil {
+		return r.outputError(fmt.Errorf("%s: %w", path, werr))
+	}
+	if cerr != nil {
+		return r.outputError(fmt.Errorf("close %s: %w", path, cerr))
+	}
+	return nil
+}
+
+// phase sets the current phase, for progress.
+func (r *runner) phase(p string) {
+	r.mu.Lock()
+	r.curPhase = p
+	r.mu.Unlock()
+}
+
+// startProgress calls opts.Progress periodically until the returned stop
+// function is called.
+func (r *runner) startProgress(ctx context.Context) func() {
+	if r.opts.Progress == nil {
+		return func() {}
+	}
+	every := r.opts.ProgressEvery
+	if every <= 0 {
+		every = 250 * time.Millisecond
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.mu.Lock()
+				ph := r.curPhase
+				r.mu.Unlock()
+				if ph == "" {
+					ph = phaseMain
+				}
+				r.opts.Progress(Progress{Scenario: r.sc.Name, Phase: ph, Elapsed: time.Since(r.rec.start), Counts: r.rec.snapshot()})
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
+	}
+}
+
+// maxLineFor bounds a reply line of sc's clients: room for a full poll of
+// its largest values, at least 16 MiB, at most protocol.MaxLine.
+func maxLineFor(sc *scenario.Scenario) int {
+	size := 0
+	for _, g := range sc.Producers {
+		z := g.Size
+		size = max(size, z.Fixed, z.Range[1], z.Range[0])
+		for _, v := range z.List {
+			size = max(size, v)
+		}
+	}
+	pollMax := scenario.DefaultPollMax
+	for _, g := range sc.Consumers {
+		pollMax = max(pollMax, g.PollMax)
+	}
+	need := int64(pollMax)*int64(size+64)*11/10 + 1<<20
+	return int(min(max(need, 16<<20), protocol.MaxLine))
+}
+
+// checkOptions derives the checks' options from the scenario.
+func checkOptions(sc *scenario.Scenario) check.Options {
+	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0}
+	for _, g := range sc.Consumers {
+		if g.Ack != scenario.AckNone {
+			o.MaxRedeliveryPerCrash = max(o.MaxRedeliveryPerCrash, g.PollMax)
+		}
+	}
+	return o
+}
