@@ -67,7 +67,8 @@ type ConsumerOptions struct {
 	OnProblem func(Problem)
 }
 
-// Record is one message read from the log.
+// Record is one message read from the log. The slice Poll returns, and
+// each Value, are valid until the next call to Poll or TryPoll.
 type Record struct {
 	// Offset is the record's place in the log: dense, strictly increasing,
 	// the same for every reader.
@@ -96,6 +97,7 @@ type Consumer struct {
 	next      int64 // offset of the next data record at buf[r]
 	skipBelow int64 // records below this offset are not delivered
 	atSeal    bool  // the current chunk's seal was reached
+	out       []Record
 	maxBuf    int
 	closed    chan struct{}
 	pollMu    sync.Mutex // held by Poll; Close takes it to free resources
@@ -297,7 +299,8 @@ func (c *Consumer) TryPoll(max int) ([]Record, error) {
 // read delivers up to max records. With wait, it blocks until one comes;
 // without, it returns what is there (used to skip to the end).
 func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, error) {
-	var out []Record
+	out := c.out[:0] // records alias the buffer anyway, so the slice is reused too
+	defer func() { c.out = out[:0] }()
 	for {
 		select {
 		case <-c.closed:
@@ -336,7 +339,15 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 		// At the end of the chunk with no seal. If gen shows the chunk is
 		// being sealed, help finish that (its rotator may be dead), then
 		// look again; otherwise wait for a write.
-		if g := c.t.ctl.gen(); g >= 2*c.chunk+1 {
+		g := c.t.ctl.gen()
+		if g+1 == 2*c.chunk {
+			// The rotation into this chunk was left unfinished (the chunk
+			// exists, gen still says its predecessor is being sealed).
+			if err := c.t.finishRotation(c.chunk - 1); err != nil {
+				return nil, err
+			}
+		}
+		if g >= 2*c.chunk+1 {
 			if err := c.t.finishRotation(c.chunk); err != nil {
 				return nil, err
 			}

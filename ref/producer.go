@@ -40,6 +40,10 @@ type Producer struct {
 
 	stop chan struct{} // closes the interval syncer
 	done chan struct{}
+
+	// testHookBeforeWrite, if set, runs between the first load of gen and
+	// the write: tests use it to force a rotation into that window.
+	testHookBeforeWrite func()
 }
 
 // NewProducer returns a producer for t.
@@ -105,6 +109,9 @@ func (p *Producer) write(frame []byte, nrec int) error {
 		}
 		if err := p.openChunk(c); err != nil {
 			return err
+		}
+		if p.testHookBeforeWrite != nil {
+			p.testHookBeforeWrite()
 		}
 		n, err := unix.Write(p.fd, frame)
 		if err != nil {

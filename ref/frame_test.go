@@ -1,0 +1,91 @@
+package ref
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestFrameGolden(t *testing.T) {
+	var b bytes.Buffer
+	b.Write(appendFrame(nil, kindHeader, 1732540800000000000, []byte(`{"chunk":7,"base":1234}`)))
+	b.Write(appendFrame(nil, kindData, 1732540800123456789, []byte(`{"msg":"hello"}`)))
+	b.Write(appendFrame(nil, kindData, 1732540800123456790, []byte(`"a string"`)))
+	b.Write(appendFrame(nil, kindSeal, 1732540800200000000, []byte(`{"chunk":7}`)))
+	golden := filepath.Join("testdata", "chunk.golden")
+	if *update {
+		require.NoError(t, os.WriteFile(golden, b.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(golden)
+	require.NoError(t, err)
+	require.Equal(t, string(want), b.String(), "the on-disk format changed; docs/FORMAT.md must change with it")
+}
+
+func TestScanOne(t *testing.T) {
+	rec := appendFrame(nil, kindData, 42, []byte(`"v"`))
+	other := appendFrame(nil, kindData, 43, []byte(`"w"`))
+	corrupt := bytes.Clone(rec)
+	corrupt[len(corrupt)-3] = 'x'
+	for _, tc := range []struct {
+		name    string
+		in      []byte
+		step    scanStep
+		n       int
+		problem string
+	}{
+		{"empty", nil, stepPartial, 0, ""},
+		{"whole record", rec, stepRecord, len(rec), ""},
+		{"record then more", append(bytes.Clone(rec), other...), stepRecord, len(rec), ""},
+		{"torn tail: wait", rec[:len(rec)-1], stepPartial, 0, ""},
+		{"torn tail cut at 1 byte", rec[:1], stepPartial, 0, ""},
+		{"fragment then record", append(bytes.Clone(rec[:20]), other...), stepSkip, 20, ProblemTorn},
+		{"fragment missing only LF, then record", append(bytes.Clone(rec[:len(rec)-1]), other...), stepSkip, len(rec) - 1, ProblemTorn},
+		{"corrupt byte", corrupt, stepSkip, len(corrupt), ProblemCorrupt},
+		{"garbage then record", append([]byte("xyz\n"), other...), stepSkip, 4, ProblemCorrupt},
+		{"garbage without marker: wait", []byte("xyz"), stepPartial, 0, ""},
+		{"short line", []byte("\x1e{}\n"), stepSkip, 4, ProblemCorrupt},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			step, n, _, problem, _ := scanOne(tc.in)
+			require.Equal(t, tc.step, step)
+			require.Equal(t, tc.n, n)
+			require.Equal(t, tc.problem, problem)
+		})
+	}
+	_, _, fr, _, _ := scanOne(rec)
+	require.Equal(t, frame{kind: kindData, ts: 42, payload: []byte(`"v"`)}, fr)
+}
+
+// FuzzScan feeds arbitrary bytes to the decoder: it must never panic, never
+// report a step that does not advance (except partial), and every record it
+// accepts must re-encode to exactly the bytes it came from.
+func FuzzScan(f *testing.F) {
+	f.Add(appendFrame(nil, kindData, 1, []byte(`"x"`)))
+	f.Add(append(appendFrame(nil, kindData, 1, []byte(`"x"`))[:9], appendFrame(nil, kindSeal, 2, []byte(`{}`))...))
+	f.Add([]byte("\x1e{\"t\":0000000000000000001,\"c\":\"00000000\",\"v\":1}\n"))
+	f.Add([]byte("garbage\x1e\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for p := 0; p < len(data); {
+			step, n, fr, _, _ := scanOne(data[p:])
+			if step == stepPartial {
+				return
+			}
+			if n <= 0 {
+				t.Fatalf("step %d at %d does not advance", step, p)
+			}
+			if step == stepRecord {
+				again := appendFrame(nil, fr.kind, fr.ts, fr.payload)
+				if !bytes.Equal(again, data[p:p+n]) {
+					t.Fatalf("accepted %q, which re-encodes as %q", data[p:p+n], again)
+				}
+			}
+			p += n
+		}
+	})
+}
