@@ -1,0 +1,260 @@
+// Command klcheck is kafka-lite's conformance checker: it runs scenarios
+// against an implementation through the adapter protocol, records a
+// history of every operation, checks it, and prints a verdict.
+//
+//	klcheck [--impl CMD] [--scenario NAME|FILE]... [--seed N] [--out DIR]
+//	        [--quick] [--list] [--keep] [--verbose]
+//	klcheck adapter [--mutant NAME]
+//
+// Exit status: 0 when every scenario passed (skips allowed), 1 when a check
+// found an anomaly, 2 for a usage, configuration or harness error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/refadapter"
+	"github.com/kafka-lite/kafka-lite/internal/report"
+	"github.com/kafka-lite/kafka-lite/internal/run"
+	"github.com/kafka-lite/kafka-lite/internal/scenario"
+)
+
+// Exit statuses.
+const (
+	exitPass    = 0
+	exitAnomaly = 1
+	exitError   = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, report.IsTerminal(os.Stdout))
+	stop()
+	os.Exit(code)
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return fmt.Sprint(*s) }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// seedFlag is --seed: an int64 that remembers being set.
+type seedFlag struct {
+	v   int64
+	set bool
+}
+
+func (s *seedFlag) String() string { return strconv.FormatInt(s.v, 10) }
+func (s *seedFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	s.v, s.set = n, true
+	return nil
+}
+
+// realMain is klcheck with its environment passed in; it returns the exit
+// status.
+func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) int {
+	if len(args) > 0 && args[0] == "adapter" {
+		return adapterMain(ctx, args[1:], stdin, stdout, stderr)
+	}
+	fs := flag.NewFlagSet("klcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		impl      = fs.String("impl", "", "implementation command line, split like a shell would (default: the reference; ref:MUTANT for a mutant)")
+		scenarios stringList
+		seed      seedFlag
+		out       = fs.String("out", "", "write results.json, histories and client logs under `DIR`")
+		quick     = fs.Bool("quick", false, "run scaled-down scenarios (the whole suite in under a minute)")
+		list      = fs.Bool("list", false, "list the scenarios and the checks, and exit")
+		keep      = fs.Bool("keep", false, "keep each scenario's topic directory")
+		verbose   = fs.Bool("verbose", false, "print what the harness does")
+	)
+	fs.Var(&scenarios, "scenario", "built-in scenario `NAME` or scenario FILE to run (repeatable; default: all built-ins)")
+	fs.Var(&seed, "seed", "override every scenario's seed with `N`")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: klcheck [flags]\n       klcheck adapter [--mutant NAME]\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitPass
+		}
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "klcheck: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return exitError
+	}
+	errorf := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "klcheck: "+format+"\n", args...)
+		return exitError
+	}
+
+	var scs []*scenario.Scenario
+	if len(scenarios) == 0 {
+		all, err := scenario.Builtin()
+		if err != nil {
+			return errorf("built-in scenarios: %v", err)
+		}
+		scs = all
+	} else {
+		for _, s := range scenarios {
+			sc, err := scenario.Lookup(s)
+			if err != nil {
+				return errorf("%v", err)
+			}
+			scs = append(scs, sc)
+		}
+	}
+	if *list {
+		if err := report.WriteCheckList(stdout, scs); err != nil {
+			return errorf("write: %v", err)
+		}
+		return exitPass
+	}
+
+	im, err := run.ResolveImpl(*impl, "")
+	if err != nil {
+		return errorf("%v", err)
+	}
+	if *out != "" {
+		if err := probeDir(*out); err != nil {
+			return errorf("--out %s is not writable: %v", *out, err)
+		}
+	}
+
+	progress := report.NewCheckProgress(stdout, tty)
+	meta := report.CheckMeta{Tool: "klcheck", Args: args, Impl: im, Quick: *quick, Started: time.Now(),
+		GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
+	meta.Host, _ = os.Hostname()
+	if seed.set {
+		meta.Seed = &seed.v
+	}
+	if *verbose {
+		fmt.Fprintf(stderr, "klcheck: impl %s\n", im)
+	}
+	var results []*run.Result
+	harnessErr := false
+	usedDirs := map[string]bool{}
+	for i, sc := range scs {
+		if ctx.Err() != nil {
+			break
+		}
+		opts := run.Options{Impl: im, Seed: seed.v, SeedSet: seed.set, Quick: *quick, Keep: *keep, Progress: progress.Update}
+		if *verbose {
+			opts.Logf = func(format string, args ...any) {
+				progress.Clear()
+				fmt.Fprintf(stderr, "klcheck: "+format+"\n", args...)
+			}
+		}
+		if *out != "" {
+			name := sc.Name
+			for n := 2; usedDirs[name]; n++ {
+				name = fmt.Sprintf("%s-%d", sc.Name, n)
+			}
+			usedDirs[name] = true
+			opts.OutDir = filepath.Join(*out, name)
+		}
+		s := sc.Seed
+		if seed.set {
+			s = seed.v
+		}
+		progress.Start(i+1, len(scs), sc.Name, s)
+		res, err := run.Run(ctx, sc, opts)
+		progress.Done(res)
+		if err != nil {
+			harnessErr = true
+		}
+		if *keep {
+			progress.Clear()
+			fmt.Fprintf(stderr, "klcheck: kept %s's topic directory %s\n", sc.Name, res.TopicDir)
+		}
+		results = append(results, res)
+	}
+	progress.Clear()
+	if err := progress.Err(); err != nil {
+		return errorf("write progress: %v", err)
+	}
+	fmt.Fprintln(stdout)
+	if err := report.WriteCheckTable(stdout, results); err != nil {
+		return errorf("write the results table: %v", err)
+	}
+	meta.Finished = time.Now()
+	if *out != "" {
+		path := filepath.Join(*out, "results.json")
+		if err := report.WriteCheckResults(path, meta, results); err != nil {
+			return errorf("%v", err)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "klcheck: interrupted")
+		return exitError
+	case harnessErr:
+		return exitError
+	}
+	for _, r := range results {
+		if r.Status == run.StatusFail {
+			return exitAnomaly
+		}
+	}
+	return exitPass
+}
+
+// probeDir creates dir and checks that a file can be written in it.
+func probeDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".klcheck-probe-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString("probe\n")
+	if werr == nil {
+		werr = f.Sync()
+	}
+	cerr := f.Close()
+	_ = os.Remove(f.Name())
+	if werr != nil {
+		return werr
+	}
+	return cerr
+}
+
+// adapterMain is `klcheck adapter`: the reference implementation's side
+// of the protocol on stdin/stdout.
+func adapterMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("klcheck adapter", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mutant := fs.String("mutant", "", "run the named deliberately broken variant of the reference")
+	engine := fs.String("engine", "", "serve another engine at `URL` (not available yet)")
+	if err := fs.Parse(args); err != nil {
+		return exitError
+	}
+	if *engine != "" {
+		fmt.Fprintf(stderr, "klcheck adapter: --engine %s: no engine adapters are built in yet\n", *engine)
+		return exitError
+	}
+	if err := refadapter.Serve(ctx, stdin, stdout, *mutant); err != nil {
+		fmt.Fprintf(stderr, "klcheck adapter: %v\n", err)
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,243 @@
+// Package report renders klcheck's results: the terminal table, the
+// failure details, the progress line and results.json.
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/check"
+	"github.com/kafka-lite/kafka-lite/internal/run"
+	"github.com/kafka-lite/kafka-lite/internal/scenario"
+)
+
+// checkAbbrev are the table's column headers for the checks.
+var checkAbbrev = map[string]string{
+	"integrity":            "integ",
+	"lost-write":           "lost",
+	"duplicate":            "dup",
+	"inconsistent-offsets": "offs",
+	"producer-order":       "p-ord",
+	"realtime-order":       "rt-ord",
+	"poll-order":           "poll",
+	"resume":               "resume",
+	"ack-once":             "ack",
+	"liveness":             "live",
+}
+
+func abbrev(name string) string {
+	if a, ok := checkAbbrev[name]; ok {
+		return a
+	}
+	return name
+}
+
+// errWriter remembers the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+// WriteCheckTable writes the table of scenarios × checks (PASS, FAIL,
+// SKIP; "-" for a check that did not run), then, for every failing check,
+// its anomalies with counts and up to check.MaxExamples examples, the
+// reasons of skipped and errored scenarios, and last the summary line.
+func WriteCheckTable(w io.Writer, results []*run.Result) error {
+	ew := &errWriter{w: w}
+	names := check.Names()
+	width := len("SCENARIO")
+	for _, r := range results {
+		width = max(width, len(r.Scenario))
+	}
+	ew.printf("%-*s  %-6s %10s %8s ", width, "SCENARIO", "STATUS", "SEED", "TIME")
+	for _, n := range names {
+		ew.printf(" %-6s", abbrev(n))
+	}
+	ew.printf("\n")
+	for _, r := range results {
+		ew.printf("%-*s  %-6s %10d %8s ", width, r.Scenario, strings.ToUpper(string(r.Status)), r.Seed, r.Duration.Round(10*time.Millisecond))
+		byName := map[string]check.Status{}
+		for _, c := range r.Checks {
+			byName[c.Check] = c.Status
+		}
+		for _, n := range names {
+			st, ok := byName[n]
+			cell := "-"
+			if ok {
+				cell = string(st)
+			}
+			ew.printf(" %-6s", cell)
+		}
+		ew.printf("\n")
+	}
+	legend := make([]string, len(names))
+	for i, n := range names {
+		legend[i] = abbrev(n) + "=" + n
+	}
+	ew.printf("checks: %s\n", strings.Join(legend, " "))
+	for _, r := range results {
+		writeDetails(ew, r)
+	}
+	ew.printf("%s\n", CheckSummaryLine(results))
+	return ew.err
+}
+
+// writeDetails writes what went wrong in one scenario.
+func writeDetails(ew *errWriter, r *run.Result) {
+	replay := fmt.Sprintf("replay: klcheck --scenario %s --seed %d", r.Scenario, r.Seed)
+	if r.Quick {
+		replay += " --quick"
+	}
+	if r.Impl.Spec != "" {
+		replay += fmt.Sprintf(" --impl '%s'", r.Impl.Spec)
+	}
+	switch r.Status {
+	case run.StatusSkip:
+		ew.printf("\nSKIP %s: %s\n", r.Scenario, r.Reason)
+		return
+	case run.StatusError:
+		ew.printf("\nERROR %s (seed %d):\n%s\n", r.Scenario, r.Seed, indent(r.Reason, "  "))
+		ew.printf("  %s\n", replay)
+		return
+	}
+	if r.Note != "" {
+		ew.printf("\nNOTE %s: %s\n", r.Scenario, r.Note)
+	}
+	for _, c := range r.Checks {
+		if c.Status != check.Fail {
+			continue
+		}
+		total := 0
+		for _, a := range c.Anomalies {
+			total += a.Count
+		}
+		ew.printf("\nFAIL %s / %s: %d anomalies (seed %d)\n", r.Scenario, c.Check, total, r.Seed)
+		if c.Note != "" {
+			ew.printf("  %s\n", c.Note)
+		}
+		for _, a := range c.Anomalies {
+			ew.printf("  %s ×%d\n", a.Name, a.Count)
+			for i, ex := range a.Examples {
+				if i >= check.MaxExamples {
+					break
+				}
+				ew.printf("    - %s\n", exampleText(ex))
+			}
+			if a.Count > len(a.Examples) {
+				ew.printf("    … and %d more\n", a.Count-len(a.Examples))
+			}
+		}
+		ew.printf("  %s\n", replay)
+	}
+}
+
+// exampleText renders one example on one line.
+func exampleText(ex check.Example) string {
+	var b strings.Builder
+	b.WriteString(ex.Explanation)
+	var extra []string
+	if len(ex.Offsets) > 0 {
+		extra = append(extra, "offsets "+joinInts(ex.Offsets))
+	}
+	if len(ex.Clients) > 0 {
+		extra = append(extra, "clients "+strings.Join(ex.Clients, ","))
+	}
+	if len(ex.TimesNS) > 0 {
+		ts := make([]string, len(ex.TimesNS))
+		for i, t := range ex.TimesNS {
+			ts[i] = fmt.Sprintf("%.3fs", float64(t)/1e9)
+		}
+		extra = append(extra, "at "+strings.Join(ts, ","))
+	}
+	if len(ex.Ops) > 0 {
+		ops := make([]int64, len(ex.Ops))
+		for i, o := range ex.Ops {
+			ops[i] = int64(o)
+		}
+		extra = append(extra, "ops "+joinInts(ops))
+	}
+	if len(ex.Values) > 0 {
+		vs := make([]string, len(ex.Values))
+		for i, v := range ex.Values {
+			if len(v) > 60 {
+				v = v[:60] + "…"
+			}
+			vs[i] = fmt.Sprintf("%q", v)
+		}
+		extra = append(extra, "values "+strings.Join(vs, ", "))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" [" + strings.Join(extra, "; ") + "]")
+	}
+	return b.String()
+}
+
+func joinInts(v []int64) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ",")
+}
+
+func indent(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// CheckSummaryLine is the last line of the terminal output, like
+// "7 scenarios: 7 passed, 0 failed, 0 skipped"; ", N errors" is added
+// when a scenario had a harness error.
+func CheckSummaryLine(results []*run.Result) string {
+	var pass, fail, skip, errs int
+	for _, r := range results {
+		switch r.Status {
+		case run.StatusPass:
+			pass++
+		case run.StatusFail:
+			fail++
+		case run.StatusSkip:
+			skip++
+		default:
+			errs++
+		}
+	}
+	noun := "scenarios"
+	if len(results) == 1 {
+		noun = "scenario"
+	}
+	s := fmt.Sprintf("%d %s: %d passed, %d failed, %d skipped", len(results), noun, pass, fail, skip)
+	if errs > 0 {
+		s += fmt.Sprintf(", %d errors", errs)
+	}
+	return s
+}
+
+// WriteCheckList writes the scenarios with their descriptions, then the
+// checks with theirs (klcheck --list).
+func WriteCheckList(w io.Writer, scenarios []*scenario.Scenario) error {
+	ew := &errWriter{w: w}
+	ew.printf("Scenarios:\n")
+	for _, s := range scenarios {
+		ew.printf("  %-22s %s\n", s.Name, strings.Join(strings.Fields(s.Description), " "))
+		if s.File != "" && !strings.HasPrefix(s.File, scenario.BuiltinPrefix) {
+			ew.printf("  %-22s (from %s)\n", "", s.File)
+		}
+	}
+	ew.printf("\nChecks:\n")
+	for _, n := range check.Names() {
+		ew.printf("  %-22s %s\n", n, check.Describe(n))
+	}
+	return ew.err
+}

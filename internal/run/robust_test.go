@@ -1,0 +1,202 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/history"
+)
+
+// tinyScenario has one producer and short timeouts, for the bad modes.
+const tinyScenario = `
+name: tiny
+seed: 1
+producers:
+  - count: 1
+    messages: 5
+    size: {fixed: 40}
+consumers:
+  - count: 1
+    start: earliest
+    poll_timeout_ms: 20
+timeouts:
+  op_ms: 700
+  stuck_ms: 500
+  drain_s: 5
+  run_s: 10
+`
+
+func TestBadImplementations(t *testing.T) {
+	tests := []struct {
+		mode string
+		kind string // HarnessError.Kind
+		want []string
+	}{
+		{"garbage", "garbage", []string{"not a JSON reply", "hello, this is not JSON"}},
+		{"exit-early", "exited", []string{"exit status 3", "giving up before init"}},
+		{"hang", "timeout", []string{"did not reply in time", "fakeimpl: hanging"}},
+		{"wrong-id", "wrong-id", []string{"wrong id", "reply id 101, want 1"}},
+		// Reading 16 MiB through a pipe on a loaded 2-core machine can take
+		// a while: a longer op timeout keeps this one from being a timeout.
+		{"huge-line", "too-long", []string{"longer than the limit"}},
+		{"slow-init", "timeout", []string{"did not reply in time"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			sc := parseScenario(t, tinyScenario)
+			if tt.mode == "huge-line" {
+				sc.Timeouts.OpMS = 5000
+			}
+			began := time.Now()
+			res, err := Run(context.Background(), sc, Options{Impl: fake(t, tt.mode)})
+			if took := time.Since(began); took > 8*time.Second {
+				t.Errorf("took %v", took)
+			}
+			var he *HarnessError
+			if !errors.As(err, &he) {
+				t.Fatalf("err = %v, want a *HarnessError", err)
+			}
+			if res.Status != StatusError {
+				t.Errorf("status %s, want error", res.Status)
+			}
+			if he.Kind != tt.kind {
+				t.Errorf("kind %q, want %q", he.Kind, tt.kind)
+			}
+			msg := err.Error()
+			for _, w := range append([]string{"scenario tiny", "client ", "init request 1", "fakeimpl: mode " + tt.mode}, tt.want...) {
+				if !strings.Contains(msg, w) {
+					t.Errorf("diagnosis lacks %q:\n%s", w, msg)
+				}
+			}
+			noChildren(t)
+		})
+	}
+}
+
+func TestUnsupportedSkips(t *testing.T) {
+	sc := parseScenario(t, tinyScenario)
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "unsupported")})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if res.Status != StatusSkip || !strings.Contains(res.Reason, "fsync modes are not supported") {
+		t.Fatalf("status %s reason %q, want skip with the reason", res.Status, res.Reason)
+	}
+	noChildren(t)
+}
+
+func TestMissingImpl(t *testing.T) {
+	if _, err := ResolveImpl("/nonexistent/klcheck-impl --flag", ""); err == nil {
+		t.Fatal("resolving a missing program succeeded")
+	}
+	// A program that exists but cannot be executed is a start error.
+	sc := parseScenario(t, tinyScenario)
+	_, err := Run(context.Background(), sc, Options{Impl: Impl{Argv: []string{"/dev/null"}}})
+	var he *HarnessError
+	if !errors.As(err, &he) || he.Kind != "start" {
+		t.Fatalf("err = %v, want a start HarnessError", err)
+	}
+	noChildren(t)
+}
+
+func TestCancelKillsEverything(t *testing.T) {
+	sc := parseScenario(t, tinyScenario)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	began := time.Now()
+	_, _ = Run(ctx, sc, Options{Impl: fake(t, "hang")})
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("cancel took %v", took)
+	}
+	noChildren(t)
+}
+
+// killScenario kills its producer during appends and restarts it.
+const killScenario = `
+name: kills
+seed: 7
+producers:
+  - count: 2
+    messages: 40
+    size: {range: [50, 300]}
+consumers:
+  - count: 1
+    start: earliest
+    poll_timeout_ms: 20
+faults:
+  - kind: kill
+    target: p1
+    trigger: during
+    op: append
+    max_delay_us: 300
+    probability: 0.5
+    max_faults: 3
+    restart: true
+    restart_after_ms: 5
+  - kind: pause
+    target: p2
+    trigger: between
+    op: append
+    probability: 0.2
+    max_faults: 2
+    pause_ms: 30
+timeouts:
+  op_ms: 3000
+  stuck_ms: 1000
+  drain_s: 10
+  run_s: 20
+`
+
+func TestKillDuringAppend(t *testing.T) {
+	sc := parseScenario(t, killScenario)
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "ok")})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	var kills, indet, pauses, resumes, starts int
+	for _, op := range res.History {
+		switch {
+		case op.F == history.FKill:
+			kills++
+			if !strings.Contains(op.Error, "during append") {
+				t.Errorf("kill reason %q", op.Error)
+			}
+		case op.F == history.FAppend && op.Outcome == history.Indeterminate:
+			indet++
+		case op.F == history.FPause:
+			pauses++
+		case op.F == history.FResume:
+			resumes++
+		case op.F == history.FStart && op.Client == "p1":
+			starts++
+		}
+	}
+	if kills != 3 || indet != 3 {
+		t.Errorf("kills %d, indeterminate appends %d; want 3 and 3", kills, indet)
+	}
+	if starts != 4 {
+		t.Errorf("p1 started %d times, want 4", starts)
+	}
+	if pauses != 2 || resumes != 2 {
+		t.Errorf("pauses %d resumes %d, want 2 and 2", pauses, resumes)
+	}
+	if res.Status != StatusPass {
+		for _, c := range res.Checks {
+			t.Logf("%s %s %+v", c.Check, c.Status, c.Anomalies)
+		}
+		t.Errorf("status %s", res.Status)
+	}
+	noChildren(t)
+}
+
+func TestPrintDiagnosis(t *testing.T) {
+	if !testing.Verbose() {
+		t.Skip("only with -v")
+	}
+	sc := parseScenario(t, tinyScenario)
+	_, err := Run(context.Background(), sc, Options{Impl: fake(t, "exit-early")})
+	t.Log(err)
+}
