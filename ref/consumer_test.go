@@ -259,3 +259,34 @@ func TestLateAppendIsRewritten(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, more, "the void copy is never delivered")
 }
+
+// TestLostControlFileIsRebuilt: without its control file, a topic is
+// reopened from its chunks, and a rotation that was half done is finished.
+func TestLostControlFileIsRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	tp, err := Open(dir, "t", Options{ChunkRecords: 3})
+	require.NoError(t, err)
+	p, err := tp.NewProducer()
+	require.NoError(t, err)
+	appendN(t, p, 0, 7)
+	require.True(t, tp.ctl.casGen(4, 5)) // a rotator of chunk 2 dies after starting
+	require.NoError(t, tp.appendSeal(2))
+	p.Close()
+	tp.Close()
+	require.NoError(t, os.Remove(tp.dir+"/control"))
+
+	tp2 := openTopic(t, dir, Options{ChunkRecords: 3})
+	require.Equal(t, uint64(5), tp2.ctl.gen(), "the sealed last chunk is left for repair")
+	p2, err := tp2.NewProducer()
+	require.NoError(t, err)
+	defer p2.Close()
+	appendN(t, p2, 7, 1)
+	c, err := tp2.NewConsumer(ConsumerOptions{From: FromEarliest})
+	require.NoError(t, err)
+	defer c.Close()
+	recs := readAll(t, c, 8, 5*time.Second)
+	for i, r := range recs {
+		require.Equal(t, int64(i), r.Offset)
+		require.Equal(t, fmt.Sprintf(`{"i":%d}`, i), string(r.Value))
+	}
+}

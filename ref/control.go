@@ -62,18 +62,22 @@ func (c *control) close() error {
 	return err
 }
 
-// openControl maps the topic's control file, creating it atomically (write
-// a temporary file, then link it into place) with gen derived from the
-// chunks present if it does not exist.
-func openControl(topicDir string, initialGen uint64) (*control, error) {
+// openControl maps the topic's control file. If it does not exist, it
+// creates it atomically (write a temporary file, then link it into place)
+// with the gen that initialGen returns.
+func openControl(topicDir string, initialGen func() (uint64, error)) (*control, error) {
 	path := filepath.Join(topicDir, controlName)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
+		gen, gerr := initialGen()
+		if gerr != nil {
+			return nil, gerr
+		}
 		var page [controlSize]byte
 		copy(page[:], controlMagic)
-		binary.LittleEndian.PutUint64(page[genAt:], initialGen)
-		if err := createAtomically(topicDir, controlName, page[:], false); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("create control file: %w", err)
+		binary.LittleEndian.PutUint64(page[genAt:], gen)
+		if cerr := createAtomically(topicDir, controlName, page[:], false); cerr != nil && !errors.Is(cerr, os.ErrExist) {
+			return nil, fmt.Errorf("create control file: %w", cerr)
 		}
 		f, err = os.OpenFile(path, os.O_RDWR, 0)
 	}

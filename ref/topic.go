@@ -48,29 +48,36 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 			return nil, fmt.Errorf("topic %s: %w", name, err)
 		}
 	}
+	// A topic that has a control file is ready: opening costs one open and
+	// one mmap, however many chunks there are.
+	t.ctl, err = openControl(t.dir, t.initialGen)
+	if err != nil {
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
+	return t, nil
+}
+
+// initialGen prepares a topic that has no control file (a new topic, or one
+// whose control file an operator removed) and returns the gen to create it
+// with: the highest chunk is the active one, and if it is already sealed,
+// its rotation is left for producers and readers to finish.
+func (t *Topic) initialGen() (uint64, error) {
 	chunks, err := t.chunks()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	if len(chunks) == 0 {
 		if err := t.createChunk(0, 0); err != nil {
-			return nil, err
+			return 0, err
 		}
 		chunks = []uint64{0}
 	}
-	// Without a control file (a new topic, or one an operator removed), the
-	// highest chunk is the active one; if it is already sealed, readers and
-	// producers finish its rotation.
 	last := chunks[len(chunks)-1]
 	gen := 2 * last
 	if _, _, sealed, err := t.sealInfo(last); err == nil && sealed {
 		gen++
 	}
-	t.ctl, err = openControl(t.dir, gen)
-	if err != nil {
-		return nil, fmt.Errorf("topic %s: %w", name, err)
-	}
-	return t, nil
+	return gen, nil
 }
 
 // Name returns the topic's name.
