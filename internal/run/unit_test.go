@@ -180,9 +180,9 @@ func TestStderrTail(t *testing.T) {
 func TestResolveImpl(t *testing.T) {
 	self := "/usr/bin/klcheck"
 	for spec, want := range map[string][]string{
-		"":            {self, "adapter"},
-		"ref":         {self, "adapter"},
-		"ref:no-sync": {self, "adapter", "--mutant", "no-sync"},
+		"":                   {self, "adapter"},
+		"ref":                {self, "adapter"},
+		"ref:no-sync":        {self, "adapter", "--mutant", "no-sync"},
 		`sh -c 'echo "a b"'`: {"/bin/sh", "-c", `echo "a b"`},
 	} {
 		got, err := ResolveImpl(spec, self)
