@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -79,6 +80,15 @@ func helperOptions() Options {
 }
 
 func helperProducer() int {
+	if limit := envInt("KLREF_FSIZE"); limit > 0 {
+		// Get EFBIG and short writes instead of being killed by SIGXFSZ.
+		signal.Ignore(syscall.SIGXFSZ)
+		if err := unix.Setrlimit(unix.RLIMIT_FSIZE, &unix.Rlimit{Cur: uint64(limit), Max: uint64(limit)}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+	}
+	keepGoing := os.Getenv("KLREF_KEEP_GOING") != ""
 	tp, err := Open(os.Getenv("KLREF_DIR"), "t", helperOptions())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -97,6 +107,10 @@ func helperProducer() int {
 			os.Stdout.WriteString("appending\n")
 		}
 		if _, err := p.Append(payload); err != nil {
+			if keepGoing {
+				os.Stdout.WriteString("fail " + strconv.Itoa(seq) + " " + err.Error() + "\n")
+				continue
+			}
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
@@ -145,17 +159,19 @@ type proc struct {
 	id   string
 	cmd  *exec.Cmd
 	mu   sync.Mutex
-	oks  []int
-	done chan error
+	oks   []int
+	fails []string
+	done  chan error
 	// appending receives a value each time the process starts a large
 	// Append.
 	appending chan struct{}
 }
 
-func startHelper(t testing.TB, mode, dir, id string, env map[string]int) *proc {
+func startHelper(t testing.TB, mode, dir, id string, env map[string]int, extraEnv ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KLREF_HELPER="+mode, "KLREF_DIR="+dir, "KLREF_ID="+id)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, fmt.Sprintf("KLREF_%s=%d", k, v))
 	}
@@ -174,6 +190,12 @@ func startHelper(t testing.TB, mode, dir, id string, env map[string]int) *proc {
 		for sc.Scan() {
 			if sc.Text() == "appending" {
 				p.appending <- struct{}{}
+				continue
+			}
+			if strings.HasPrefix(sc.Text(), "fail ") {
+				p.mu.Lock()
+				p.fails = append(p.fails, sc.Text())
+				p.mu.Unlock()
 				continue
 			}
 			if seq, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "ok ")); err == nil {

@@ -244,3 +244,26 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 	}
 	t.Logf("%d kills, %d records, %d chunks", kills, len(recs), tp.ActiveChunk()+1)
 }
+
+// TestFileSizeLimitDoesNotPoisonTheLog runs a producer under RLIMIT_FSIZE:
+// its appends fail (a short write, then EFBIG) and it is told so, while a
+// producer without the limit goes on. Every confirmed record is intact and
+// nothing of the failed appends is delivered.
+func TestFileSizeLimitDoesNotPoisonTheLog(t *testing.T) {
+	dir := t.TempDir()
+	tp := openTopic(t, dir, Options{ChunkRecords: 1 << 20, ChunkBytes: 1 << 30})
+	limited := startHelper(t, "producer", dir, "lim", map[string]int{"SIZE": 3000, "N": 100, "FSIZE": 64 << 10, "CHUNK_RECORDS": 1 << 20, "CHUNK_BYTES": 1 << 30}, "KLREF_KEEP_GOING=1")
+	require.NoError(t, limited.wait(t, time.Minute))
+	free := startHelper(t, "producer", dir, "free", map[string]int{"SIZE": 100, "N": 200, "CHUNK_RECORDS": 1 << 20, "CHUNK_BYTES": 1 << 30})
+	require.NoError(t, free.wait(t, time.Minute))
+	require.NotEmpty(t, limited.fails, "the size limit never made an append fail")
+	t.Logf("limited producer: %d ok, %d failed, first failure: %s", len(limited.confirmed()), len(limited.fails), limited.fails[0])
+	confirmed := map[string][]int{"lim": limited.confirmed(), "free": free.confirmed()}
+	var problems []Problem
+	c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest, OnProblem: func(p Problem) { problems = append(problems, p) }})
+	require.NoError(t, err)
+	defer c.Close()
+	recs := readToEnd(t, c, len(confirmed["lim"])+len(confirmed["free"]), time.Minute)
+	require.NoError(t, verifyLog(recs, confirmed))
+	require.Len(t, recs, len(confirmed["lim"])+len(confirmed["free"]), "a failed append was delivered")
+}
