@@ -156,9 +156,9 @@ func helperSeekWriter() int {
 
 // proc is a helper process and the sequence numbers it confirmed.
 type proc struct {
-	id   string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
+	id    string
+	cmd   *exec.Cmd
+	mu    sync.Mutex
 	oks   []int
 	fails []string
 	done  chan error
