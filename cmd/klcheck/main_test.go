@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fakeImpl is the test adapter of internal/run, built once.
+var fakeImpl string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "klcheck-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	fakeImpl = filepath.Join(dir, "fakeimpl")
+	cmd := exec.Command("go", "build", "-o", fakeImpl, "../../internal/run/testdata/fakeimpl")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		panic("build fakeimpl: " + err.Error())
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+const okScenario = `name: cli-small
+seed: 5
+producers:
+  - count: 2
+    messages: 30
+    size: {fixed: 64}
+consumers:
+  - count: 1
+    start: earliest
+    poll_timeout_ms: 20
+timeouts:
+  op_ms: 2000
+  stuck_ms: 1000
+  drain_s: 5
+`
+
+func writeScenario(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func klcheck(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := realMain(context.Background(), args, strings.NewReader(""), &out, &errb, false)
+	return code, out.String(), errb.String()
+}
+
+func TestPassWithFakeImpl(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := klcheck(t, "--impl", fakeImpl+" --mode ok", "--scenario", writeScenario(t, okScenario), "--out", dir, "--seed", "99")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; last != "1 scenario: 1 passed, 0 failed, 0 skipped" {
+		t.Errorf("last line %q", last)
+	}
+	if !strings.Contains(out, "99") {
+		t.Errorf("seed not printed:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Summary   struct{ Passed int }
+		Scenarios []struct {
+			Seed    int64
+			Latency map[string]struct {
+				Count int64 `json:"count"`
+				P99   int64 `json:"p99_ns"`
+			}
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Summary.Passed != 1 || doc.Scenarios[0].Seed != 99 || doc.Scenarios[0].Latency["append"].Count != 60 {
+		t.Errorf("results.json: %s", b)
+	}
+	for _, p := range []string{"cli-small/history.jsonl", "cli-small/clients/p1.1.log"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestExitStatus2(t *testing.T) {
+	good := writeScenario(t, okScenario)
+	bad := writeScenario(t, "name: bad\nproducers:\n  - count: 1\n    messages: 10\n    colour: blue\n")
+	regular := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(regular, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad flag", []string{"--no-such-flag"}, "no-such-flag"},
+		{"bad seed", []string{"--seed", "x"}, "not an integer"},
+		{"missing impl", []string{"--impl", "/no/such/impl", "--scenario", good}, "/no/such/impl"},
+		{"malformed scenario", []string{"--scenario", bad}, "s.yaml:5"},
+		{"unknown scenario", []string{"--scenario", "no-such-scenario"}, "neither a built-in"},
+		{"out under a file", []string{"--impl", fakeImpl + " --mode ok", "--scenario", good, "--out", filepath.Join(regular, "out")}, "not writable"},
+		{"impl exits at once", []string{"--impl", fakeImpl + " --mode exit-early", "--scenario", good}, "exit status 3"},
+		{"unknown engine", []string{"--impl", "nats://localhost:4222", "--scenario", good}, "no engine adapter"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := klcheck(t, tt.args...)
+			if code != 2 {
+				t.Errorf("exit %d, want 2\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+			}
+			if !strings.Contains(out+errs, tt.want) {
+				t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", tt.want, out, errs)
+			}
+		})
+	}
+}
+
+func TestUnsupportedIsSkipped(t *testing.T) {
+	code, out, errs := klcheck(t, "--impl", fakeImpl+" --mode unsupported", "--scenario", writeScenario(t, okScenario))
+	if code != 0 || !strings.Contains(out, "1 scenario: 0 passed, 0 failed, 1 skipped") || !strings.Contains(out, "SKIP cli-small") {
+		t.Errorf("exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func TestList(t *testing.T) {
+	code, out, _ := klcheck(t, "--list")
+	if code != 0 || !strings.Contains(out, "Scenarios:") || !strings.Contains(out, "lost-write") {
+		t.Errorf("exit %d\n%s", code, out)
+	}
+}
