@@ -1,0 +1,370 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// WriteBenchReport writes report.json, report.md, one .hgrm per histogram,
+// the latency-by-percentile SVG plots and bench.txt into dir, which must
+// exist.
+func WriteBenchReport(dir string, r *BenchReport) error {
+	r.Plots = nil
+	for _, h := range r.Histograms {
+		h.File = h.Name + ".hgrm"
+		var b bytes.Buffer
+		if err := WriteBenchHgrm(&b, h); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, h.File), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+	}
+	for _, g := range benchPlotGroups(r.Histograms) {
+		name := "plot-" + g.key + ".svg"
+		if err := WriteBenchPlot(filepath.Join(dir, name), g.title, g.hists); err != nil {
+			return fmt.Errorf("plot %s: %w", name, err)
+		}
+		r.Plots = append(r.Plots, name)
+	}
+	var b bytes.Buffer
+	if err := WriteBenchJSON(&b, r); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.json"), b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	WriteBenchMarkdown(&b, r)
+	if err := os.WriteFile(filepath.Join(dir, "report.md"), b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	b.Reset()
+	WriteBenchGoText(&b, r)
+	return os.WriteFile(filepath.Join(dir, "bench.txt"), b.Bytes(), 0o644)
+}
+
+// WriteBenchJSON writes r as indented JSON. NaN (a figure that could not be
+// measured) is written as null.
+func WriteBenchJSON(w io.Writer, r *BenchReport) error {
+	b, err := json.MarshalIndent(benchSanitize(r), "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// benchSanitize round-trips r through a generic form with NaN/Inf replaced
+// by nil, since encoding/json refuses them.
+func benchSanitize(r *BenchReport) any {
+	c := *r
+	c.Rows = append([]BenchRow(nil), r.Rows...)
+	rows := make([]map[string]any, 0, len(c.Rows))
+	for _, row := range c.Rows {
+		b, _ := json.Marshal(struct {
+			Experiment string   `json:"experiment"`
+			What       string   `json:"what"`
+			Published  string   `json:"published"`
+			Impl       string   `json:"impl"`
+			Unit       string   `json:"unit"`
+			Min        *float64 `json:"min"`
+			Median     *float64 `json:"median"`
+			Limit      *float64 `json:"limit"`
+			LimitName  string   `json:"limitName,omitempty"`
+			Ratio      *float64 `json:"ratio"`
+			Target     string   `json:"target,omitempty"`
+			Verdict    string   `json:"verdict,omitempty"`
+			Error      string   `json:"error,omitempty"`
+		}{row.Experiment, row.What, row.Published, row.Impl, row.Unit, fin(row.Min), fin(row.Median),
+			fin(row.Limit), row.LimitName, fin(row.Ratio), row.Target, row.Verdict, row.Error})
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		rows = append(rows, m)
+	}
+	figs := make([]map[string]any, 0, len(c.Figures))
+	for _, f := range c.Figures {
+		vals := make([]*float64, len(f.Values))
+		for i, v := range f.Values {
+			vals[i] = fin(v)
+		}
+		b, _ := json.Marshal(struct {
+			ID         string     `json:"id"`
+			Experiment string     `json:"experiment"`
+			Impl       string     `json:"impl"`
+			Metric     string     `json:"metric"`
+			Unit       string     `json:"unit"`
+			Reps       int        `json:"repetitions"`
+			Values     []*float64 `json:"values"`
+			Min        *float64   `json:"min"`
+			Median     *float64   `json:"median"`
+			Max        *float64   `json:"max"`
+		}{f.ID, f.Experiment, f.Impl, f.Metric, f.Unit, f.Reps, vals, fin(f.Min), fin(f.Median), fin(f.Max)})
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		figs = append(figs, m)
+	}
+	for _, h := range c.Histograms {
+		for k, v := range h.Percentile {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				delete(h.Percentile, k)
+			}
+		}
+	}
+	scale := make([]map[string]any, 0, len(c.Scale))
+	for _, s := range c.Scale {
+		b, _ := json.Marshal(struct {
+			Dimension string   `json:"dimension"`
+			Setting   string   `json:"setting"`
+			Metric    string   `json:"metric"`
+			Unit      string   `json:"unit"`
+			Reps      int      `json:"repetitions"`
+			Min       *float64 `json:"min"`
+			Median    *float64 `json:"median"`
+			Max       *float64 `json:"max"`
+			Note      string   `json:"note,omitempty"`
+		}{s.Dimension, s.Setting, s.Metric, s.Unit, s.Reps, fin(s.Min), fin(s.Median), fin(s.Max), s.Note})
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		scale = append(scale, m)
+	}
+	type alias BenchReport
+	return struct {
+		*alias
+		Rows    []map[string]any `json:"table"`
+		Figures []map[string]any `json:"figures"`
+		Scale   []map[string]any `json:"scale,omitempty"`
+	}{(*alias)(&c), rows, figs, scale}
+}
+
+func fin(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// WriteBenchHgrm writes h in the HdrHistogram percentile distribution text
+// format (as HistogramLogProcessor and PercentilesPrint produce), values in
+// microseconds.
+func WriteBenchHgrm(w io.Writer, h *BenchHistogram) error {
+	if h.H == nil || h.H.TotalCount() == 0 {
+		_, err := fmt.Fprintf(w, "# %s: no values recorded\n", h.Title)
+		return err
+	}
+	_, err := h.H.PercentilesPrint(w, 5, 1000.0)
+	return err
+}
+
+// BenchFormatValue formats v in unit for the tables.
+func BenchFormatValue(v float64, unit string) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	switch unit {
+	case "ms":
+		if v >= 100 {
+			return fmt.Sprintf("%.0f ms", v)
+		}
+		return fmt.Sprintf("%.1f ms", v)
+	case "us":
+		if v >= 10000 {
+			return fmt.Sprintf("%.1f ms", v/1000)
+		}
+		if v >= 100 {
+			return fmt.Sprintf("%.0f µs", v)
+		}
+		return fmt.Sprintf("%.1f µs", v)
+	case "ns":
+		return fmt.Sprintf("%.0f ns", v)
+	case "msgs/s":
+		return fmt.Sprintf("%.0f msg/s", v)
+	case "MB/s":
+		return fmt.Sprintf("%.1f MB/s", v)
+	case "x":
+		return fmt.Sprintf("%.2f×", v)
+	}
+	return fmt.Sprintf("%.3g %s", v, unit)
+}
+
+func benchRatio(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", v)
+}
+
+// BenchTableColumns are the column headers of the main table.
+var BenchTableColumns = []string{"experiment", "impl", "published", "this run (min)", "this run (median)", "raw limit (median)", "ratio to limit", "target", ""}
+
+// BenchTableCells renders rows as table cells.
+func BenchTableCells(rows []BenchRow) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		min, med := BenchFormatValue(r.Min, r.Unit), BenchFormatValue(r.Median, r.Unit)
+		if r.Error != "" {
+			min, med = "FAILED", r.Error
+		}
+		limit := BenchFormatValue(r.Limit, r.Unit)
+		if r.LimitName != "" && limit != "-" {
+			limit += " (" + r.LimitName + ")"
+		}
+		out = append(out, []string{r.Experiment, r.Impl, r.Published, min, med, limit, benchRatio(r.Ratio), r.Target, r.Verdict})
+	}
+	return out
+}
+
+// WriteBenchTable writes rows as an aligned plain-text table.
+func WriteBenchTable(w io.Writer, rows []BenchRow) {
+	cells := append([][]string{BenchTableColumns}, BenchTableCells(rows)...)
+	widths := make([]int, len(BenchTableColumns))
+	for _, row := range cells {
+		for i, c := range row {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for n, row := range cells {
+		var sb strings.Builder
+		for i, c := range row {
+			sb.WriteString(c)
+			if i < len(row)-1 {
+				sb.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(sb.String(), " "))
+		if n == 0 {
+			var sep strings.Builder
+			for i := range row {
+				sep.WriteString(strings.Repeat("-", widths[i]))
+				if i < len(row)-1 {
+					sep.WriteString("  ")
+				}
+			}
+			fmt.Fprintln(w, sep.String())
+		}
+	}
+}
+
+func mdRow(w io.Writer, cells []string) {
+	for i, c := range cells {
+		cells[i] = strings.ReplaceAll(c, "|", `\|`)
+	}
+	fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
+}
+
+// WriteBenchMarkdown writes the human report.
+func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
+	fmt.Fprintf(w, "# klbench report\n\n")
+	fmt.Fprintf(w, "Started %s, took %.1f s. %d repetitions of %d messages of %d B; wait strategy %s, fsync %s.\n\n",
+		r.StartedAt, r.DurationSec, r.Config.Reps, r.Config.Count, r.Config.Size, r.Config.Wait, r.Config.Fsync)
+	e := r.Env
+	fmt.Fprintf(w, "Machine: %s, %d cores, kernel %s, topic filesystem %s, %s, commit %s.\n\n",
+		e.CPUModel, e.Cores, e.Kernel, e.Filesystem, e.GoVersion, e.GitCommit)
+	fmt.Fprintf(w, "## Experiments\n\n")
+	fmt.Fprintf(w, "Ratio to limit: the implementation's rate as a fraction of the raw limit measured in the same run (1.00× = as fast as the bare syscall loop; for latencies, limit ÷ latency).\n\n")
+	mdRow(w, append([]string(nil), BenchTableColumns...))
+	seps := make([]string, len(BenchTableColumns))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	mdRow(w, seps)
+	for _, c := range BenchTableCells(r.Rows) {
+		mdRow(w, c)
+	}
+	if len(r.Histograms) > 0 {
+		fmt.Fprintf(w, "\n## Latency percentiles (µs)\n\n")
+		hdr := []string{"histogram", "count"}
+		for _, p := range BenchPercentiles {
+			hdr = append(hdr, BenchPercentileKey(p))
+		}
+		hdr = append(hdr, "file")
+		mdRow(w, hdr)
+		seps := make([]string, len(hdr))
+		for i := range seps {
+			seps[i] = "---"
+		}
+		mdRow(w, seps)
+		for _, h := range r.Histograms {
+			row := []string{h.Title, fmt.Sprint(h.Count)}
+			for _, p := range BenchPercentiles {
+				row = append(row, benchNum(h.Percentile[BenchPercentileKey(p)]))
+			}
+			link := "-"
+			if h.File != "" {
+				link = fmt.Sprintf("[%s](%s)", h.File, h.File)
+			}
+			mdRow(w, append(row, link))
+		}
+	}
+	if len(r.Plots) > 0 {
+		fmt.Fprintf(w, "\n## Plots\n\n")
+		for _, p := range r.Plots {
+			fmt.Fprintf(w, "![%s](%s)\n\n", p, p)
+		}
+	}
+	if len(r.Scale) > 0 {
+		fmt.Fprintf(w, "## Scale\n\n")
+		mdRow(w, []string{"dimension", "setting", "metric", "min", "median", "max", "note"})
+		mdRow(w, []string{"---", "---", "---", "---", "---", "---", "---"})
+		for _, s := range r.Scale {
+			mdRow(w, []string{s.Dimension, s.Setting, s.Metric, BenchFormatValue(s.Min, s.Unit),
+				BenchFormatValue(s.Median, s.Unit), BenchFormatValue(s.Max, s.Unit), s.Note})
+		}
+		fmt.Fprintln(w)
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintf(w, "## Notes\n\n")
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "- %s\n", n)
+		}
+	}
+}
+
+func benchNum(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "-"
+	}
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// WriteBenchWriteScaleTable writes the scale section as plain text.
+func WriteBenchScaleTable(w io.Writer, rows []BenchScaleRow) {
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%-10s %-14s %-22s %14s %14s %14s  %s\n", "dimension", "setting", "metric", "min", "median", "max", "note")
+	for _, s := range rows {
+		fmt.Fprintf(w, "%-10s %-14s %-22s %14s %14s %14s  %s\n", s.Dimension, s.Setting, s.Metric,
+			BenchFormatValue(s.Min, s.Unit), BenchFormatValue(s.Median, s.Unit), BenchFormatValue(s.Max, s.Unit), s.Note)
+	}
+}
+
+// WriteBenchGoText writes the Go benchmark format lines for benchstat.
+func WriteBenchGoText(w io.Writer, r *BenchReport) {
+	fmt.Fprintf(w, "goos: linux\ngoarch: amd64\npkg: github.com/kafka-lite/kafka-lite/cmd/klbench\n")
+	if r.Env.CPUModel != "" {
+		fmt.Fprintf(w, "cpu: %s\n", r.Env.CPUModel)
+	}
+	for _, g := range r.GoBench {
+		fmt.Fprintf(w, "Benchmark%s \t%8d\t%12.0f ns/op", g.Name, 1, g.NsPerOp)
+		keys := make([]string, 0, len(g.Extra))
+		for k := range g.Extra {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "\t%12.2f %s", g.Extra[k], k)
+		}
+		fmt.Fprintln(w)
+	}
+}
