@@ -1,0 +1,130 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/check"
+	"github.com/kafka-lite/kafka-lite/internal/run"
+)
+
+func sampleResults() []*run.Result {
+	pass := []check.Result{{Check: "integrity", Status: check.Pass}, {Check: "lost-write", Status: check.Pass}}
+	fail := []check.Result{{Check: "integrity", Status: check.Pass}, {Check: "lost-write", Status: check.Fail,
+		Anomalies: []check.Anomaly{{Name: "lost-write", Count: 11, Examples: []check.Example{
+			{Explanation: "p1#3 was acked at offset 17 but never delivered", Offsets: []int64{17}, Clients: []string{"p1"},
+				TimesNS: []int64{1_500_000_000}, Values: []string{"p1:000003:deadbeef:abc"}},
+		}}}}}
+	return []*run.Result{
+		{Scenario: "one", Seed: 1, Status: run.StatusPass, Checks: pass, Duration: time.Second},
+		{Scenario: "two", Seed: 2, Status: run.StatusFail, Checks: fail, Quick: true,
+			ErrorTypes: []run.ErrorType{{Type: "append fail: error", Count: 3, Examples: []string{"x"}}},
+			Latency:    map[string]run.Latency{"append": {Count: 5, P50NS: 10, P99NS: 20, MaxNS: 30}}},
+		{Scenario: "three", Seed: 3, Status: run.StatusSkip, Reason: "client p1: init: no fsync"},
+		{Scenario: "four", Seed: 4, Status: run.StatusError, Reason: "scenario four: client p1: init request 1: exited"},
+	}
+}
+
+func TestCheckTable(t *testing.T) {
+	var b bytes.Buffer
+	if err := WriteCheckTable(&b, sampleResults()); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"SCENARIO", "integ", "lost",
+		"FAIL two / lost-write: 11 anomalies (seed 2)",
+		"lost-write ×11",
+		"p1#3 was acked at offset 17 but never delivered [offsets 17; clients p1; at 1.500s",
+		"… and 10 more",
+		"replay: klcheck --scenario two --seed 2 --quick",
+		"SKIP three: client p1: init: no fsync",
+		"ERROR four (seed 4):",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if last := lines[len(lines)-1]; last != "4 scenarios: 1 passed, 1 failed, 1 skipped, 1 errors" {
+		t.Errorf("last line %q", last)
+	}
+	if got := CheckSummaryLine(sampleResults()[:1]); got != "1 scenario: 1 passed, 0 failed, 0 skipped" {
+		t.Errorf("summary %q", got)
+	}
+}
+
+func TestCheckResultsJSON(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.json")
+	if err := WriteCheckResults(path, CheckMeta{Tool: "klcheck"}, sampleResults()); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Summary    CheckSummary
+		ErrorTypes []struct {
+			Type  string
+			Count int
+		} `json:"error_types"`
+		Scenarios []map[string]any
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Summary.Failed != 1 || doc.Summary.Errors != 1 || len(doc.Scenarios) != 4 {
+		t.Errorf("summary %+v", doc.Summary)
+	}
+	if len(doc.ErrorTypes) != 1 || doc.ErrorTypes[0].Count != 3 {
+		t.Errorf("error types %+v", doc.ErrorTypes)
+	}
+	if lat := doc.Scenarios[1]["latency"].(map[string]any)["append"].(map[string]any); lat["p99_ns"].(float64) != 20 {
+		t.Errorf("latency %v", lat)
+	}
+}
+
+func TestCheckResultsWriteErrors(t *testing.T) {
+	f, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Skip("no /dev/full")
+	}
+	defer f.Close()
+	if err := EncodeCheckResults(f, CheckMeta{}, sampleResults()); err == nil {
+		t.Error("writing to /dev/full succeeded")
+	}
+	if err := WriteCheckTable(f, sampleResults()); err == nil {
+		t.Error("writing the table to /dev/full succeeded")
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCheckResults(filepath.Join(file, "results.json"), CheckMeta{}, nil); err == nil {
+		t.Error("writing under a regular file succeeded")
+	}
+}
+
+func TestCheckProgress(t *testing.T) {
+	var b bytes.Buffer
+	p := NewCheckProgress(&b, false)
+	p.Start(1, 2, "one", 7)
+	p.Update(run.Progress{Scenario: "one"})
+	p.Done(sampleResults()[0])
+	if strings.Contains(b.String(), "\r") || !strings.Contains(b.String(), "[1/2] one (seed 7)") {
+		t.Errorf("plain progress %q", b.String())
+	}
+	b.Reset()
+	p = NewCheckProgress(&b, true)
+	p.Update(run.Progress{Scenario: "one", Phase: "main"})
+	p.Done(sampleResults()[0])
+	if !strings.HasPrefix(b.String(), "\r") || !strings.Contains(b.String(), "PASS  one") {
+		t.Errorf("tty progress %q", b.String())
+	}
+}
