@@ -200,3 +200,21 @@ func TestPrintDiagnosis(t *testing.T) {
 	_, err := Run(context.Background(), sc, Options{Impl: fake(t, "exit-early")})
 	t.Log(err)
 }
+
+func TestStuckDrainReader(t *testing.T) {
+	sc := parseScenario(t, tinyScenario)
+	sc.Timeouts.StuckMS = 300
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "ok --stall-at 2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != StatusFail || res.Counts.Stuck == 0 {
+		t.Fatalf("status %s, stuck %d; want a failing liveness check", res.Status, res.Counts.Stuck)
+	}
+	for _, c := range res.Checks {
+		if c.Check == "liveness" && (c.Status != "FAIL" || !strings.Contains(c.Anomalies[0].Examples[0].Explanation, "made no progress")) {
+			t.Errorf("liveness %+v", c)
+		}
+	}
+	noChildren(t)
+}

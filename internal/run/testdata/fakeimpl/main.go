@@ -24,10 +24,11 @@ import (
 
 func main() {
 	mode := flag.String("mode", "ok", "ok, garbage, exit-early, hang, wrong-id, huge-line, unsupported, slow-init")
+	stallAt := flag.Int64("stall-at", -1, "ok mode: drain consumers never get past this offset (a stuck reader)")
 	flag.Parse()
 	fmt.Fprintf(os.Stderr, "fakeimpl: mode %s, pid %d\n", *mode, os.Getpid())
 	if *mode == "ok" {
-		if err := protocol.Serve(context.Background(), os.Stdin, os.Stdout, &handler{}); err != nil {
+		if err := protocol.Serve(context.Background(), os.Stdin, os.Stdout, &handler{stallAt: *stallAt}); err != nil {
 			fmt.Fprintf(os.Stderr, "fakeimpl: %v\n", err)
 			os.Exit(1)
 		}
@@ -93,6 +94,8 @@ type handler struct {
 	next    int64    // readers: offset of the next record
 	scanPos int64    // writers: a known frame boundary and its offset
 	scanOff int64
+	stallAt int64 // >= 0: a drain consumer stops at this offset
+	client  string
 }
 
 func (h *handler) Init(req *protocol.Request) (string, error) {
@@ -100,7 +103,7 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 		return "", protocol.Unsupported("fsync interval")
 	}
 	h.dir = filepath.Join(req.Dir, req.Topic)
-	h.role, h.group = req.Role, req.Group
+	h.role, h.group, h.client = req.Role, req.Group, req.Client
 	if err := os.MkdirAll(filepath.Join(h.dir, "groups"), 0o755); err != nil {
 		return "", err
 	}
@@ -225,6 +228,9 @@ func (h *handler) Poll(ctx context.Context, max int, timeout time.Duration) ([]p
 	for {
 		var recs []protocol.Record
 		for len(recs) < max {
+			if h.stallAt >= 0 && h.next >= h.stallAt && strings.HasPrefix(h.client, "drain-") {
+				break
+			}
 			v, np, ok, err := h.frame(h.pos)
 			if err != nil {
 				return nil, err
