@@ -1,5 +1,6 @@
-// Package report renders klcheck's results: the terminal table, the
-// failure details, the progress line and results.json.
+// Package report renders results for the terminal and for files. The
+// check*.go files are klcheck's: the scenarios × checks table with the
+// failure details, the progress line, and results.json.
 package report
 
 import (

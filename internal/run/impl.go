@@ -107,7 +107,10 @@ func ResolveImpl(spec, self string) (Impl, error) {
 		enginesMu.Unlock()
 		if fn == nil {
 			slices.Sort(known)
-			return Impl{}, fmt.Errorf("--impl %q: no engine adapter for %s:// (known: %s)", spec, scheme, strings.Join(append(known, "none")[:max(1, len(known))], ", "))
+			if len(known) == 0 {
+				known = []string{"none yet"}
+			}
+			return Impl{}, fmt.Errorf("--impl %q: no engine adapter for %s:// (registered: %s)", spec, scheme, strings.Join(known, ", "))
 		}
 		exe, err := getSelf()
 		if err != nil {
