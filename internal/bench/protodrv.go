@@ -1,0 +1,387 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/shlex"
+
+	"github.com/kafka-lite/kafka-lite/internal/protocol"
+)
+
+// protoImpl is an implementation behind adapter protocol v1: a command
+// started once per client.
+type protoImpl struct {
+	name    string
+	argv    []string
+	env     []string
+	batch   int // values per append request
+	pollMax int // max per poll request
+}
+
+func (p *protoImpl) Name() string               { return p.name }
+func (p *protoImpl) chunkDir(dir string) string { return dir + "/" + topicName }
+
+// implName derives a short name from a command: its last path-like word
+// without extension ("python3 examples/python/kl_adapter.py" → "kl_adapter").
+func implName(argv []string) string {
+	w := argv[len(argv)-1]
+	if i := strings.LastIndexByte(w, '/'); i >= 0 {
+		w = w[i+1:]
+	}
+	if i := strings.IndexByte(w, '.'); i > 0 {
+		w = w[:i]
+	}
+	return w
+}
+
+// parseImpl turns an --impl value into an impl: "ref", "ref-adapter",
+// "null" (the in-binary null adapter), or a shell-quoted command, optionally
+// named as NAME=COMMAND.
+func parseImpl(spec string, self string, batch, pollMax int, r *refImpl) (impl, error) {
+	switch spec {
+	case "ref":
+		return r, nil
+	case "ref-adapter":
+		return &protoImpl{name: "ref-adapter", argv: []string{self, "adapter"}, batch: batch, pollMax: pollMax}, nil
+	case "null", "null-adapter":
+		return &protoImpl{name: "null-adapter", argv: []string{self, "null-adapter"}, batch: batch, pollMax: pollMax}, nil
+	}
+	name := ""
+	cmd := spec
+	if i := strings.IndexByte(spec, '='); i > 0 && !strings.ContainsAny(spec[:i], " /\"'") {
+		name, cmd = spec[:i], spec[i+1:]
+	}
+	argv, err := shlex.Split(cmd)
+	if err != nil || len(argv) == 0 {
+		return nil, fmt.Errorf("--impl %q: not a command", spec)
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return nil, fmt.Errorf("--impl %q: %v", spec, err)
+	}
+	if name == "" {
+		name = implName(argv)
+	}
+	return &protoImpl{name: name, argv: argv, batch: batch, pollMax: pollMax}, nil
+}
+
+// client is one running adapter process.
+type client struct {
+	impl   string
+	cmd    *exec.Cmd
+	conn   *protocol.Conn
+	stdin  io.WriteCloser
+	stderr *tailBuffer
+}
+
+// tailBuffer keeps the last 4 KiB written to it (an adapter's stderr).
+type tailBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = append([]byte(nil), t.b[len(t.b)-4096:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return strings.TrimSpace(string(t.b))
+}
+
+const callTimeout = 60 * time.Second
+
+func (p *protoImpl) start(ctx context.Context, dir, role, clientName string) (*client, error) {
+	cmd := exec.Command(p.argv[0], p.argv[1:]...)
+	cmd.Env = append(os.Environ(), p.env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	tb := &tailBuffer{}
+	cmd.Stderr = tb
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %q: %w", strings.Join(p.argv, " "), err)
+	}
+	c := &client{impl: p.name, cmd: cmd, conn: protocol.NewConn(stdin, stdout, 256<<20), stdin: stdin, stderr: tb}
+	req := &protocol.Request{Op: protocol.OpInit, Dir: dir, Topic: topicName, Client: clientName, Role: role,
+		Config: &protocol.Config{Fsync: protocol.FsyncNever}}
+	if role == protocol.RoleConsumer {
+		req.Start = protocol.StartEarliest
+	}
+	if _, err := c.call(ctx, req); err != nil {
+		c.kill()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Reply, error) {
+	rep, err := c.conn.Call(ctx, req, callTimeout)
+	if err == nil && !rep.OK {
+		err = fmt.Errorf("%s failed: %s (%s)", req.Op, rep.Error, rep.Code)
+	}
+	if err != nil {
+		if s := c.stderr.String(); s != "" {
+			if len(s) > 600 {
+				s = "…" + s[len(s)-600:]
+			}
+			err = fmt.Errorf("%w; stderr: %s", err, s)
+		}
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (c *client) close(ctx context.Context) error {
+	_, err := c.call(ctx, &protocol.Request{Op: protocol.OpClose})
+	c.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case werr := <-done:
+		if err == nil && werr != nil {
+			err = fmt.Errorf("adapter exited: %w", werr)
+		}
+	case <-time.After(5 * time.Second):
+		c.cmd.Process.Kill()
+		<-done
+	}
+	return err
+}
+
+func (c *client) kill() {
+	c.stdin.Close()
+	_ = c.cmd.Process.Kill()
+	_ = c.cmd.Wait()
+}
+
+func (p *protoImpl) produce(ctx context.Context, dir string, vals []string) (produceResult, error) {
+	c, err := p.start(ctx, dir, protocol.RoleProducer, "p1")
+	if err != nil {
+		return produceResult{}, err
+	}
+	h := newHist()
+	t0 := mono()
+	for i := 0; i < len(vals); i += p.batch {
+		b := vals[i:min(i+p.batch, len(vals))]
+		s := mono()
+		if _, err := c.call(ctx, &protocol.Request{Op: protocol.OpAppend, Values: b}); err != nil {
+			c.kill()
+			return produceResult{}, err
+		}
+		// Every message of the batch waited for the whole request.
+		_ = h.RecordValues(max(mono()-s, 1), int64(len(b)))
+	}
+	el := mono() - t0
+	if err := c.close(ctx); err != nil {
+		return produceResult{}, err
+	}
+	return produceResult{elapsed: el, publish: h}, nil
+}
+
+func (p *protoImpl) process(ctx context.Context, dir string, n int) (processResult, error) {
+	c, err := p.start(ctx, dir, protocol.RoleConsumer, "c1")
+	if err != nil {
+		return processResult{}, err
+	}
+	h := newHist()
+	t0 := mono()
+	got := 0
+	for got < n {
+		s := mono()
+		rep, err := c.call(ctx, &protocol.Request{Op: protocol.OpPoll, Max: min(p.pollMax, n-got), TimeoutMS: 1000})
+		if err != nil {
+			c.kill()
+			return processResult{}, fmt.Errorf("after %d of %d records: %w", got, n, err)
+		}
+		record(h, mono()-s)
+		if len(rep.Records) == 0 {
+			c.kill()
+			return processResult{}, fmt.Errorf("poll returned nothing for 1 s after %d of %d records", got, n)
+		}
+		got += len(rep.Records)
+	}
+	el := mono() - t0
+	if err := c.close(ctx); err != nil {
+		return processResult{}, err
+	}
+	return processResult{elapsed: el, poll: h}, nil
+}
+
+// parallel through the protocol: the producer sends everything due in one
+// request of up to batch values (full speed: batches of batch; rate-limited:
+// what the schedule says is due, so a slow adapter is not given a closed
+// loop); the consumer polls in parallel.
+func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spec parallelSpec) (parallelResult, error) {
+	n := len(vals)
+	cons, err := p.start(ctx, dir, protocol.RoleConsumer, "c1")
+	if err != nil {
+		return parallelResult{}, err
+	}
+	prod, err := p.start(ctx, dir, protocol.RoleProducer, "p1")
+	if err != nil {
+		cons.kill()
+		return parallelResult{}, err
+	}
+	sent := make([]atomic.Int64, n)
+	res := parallelResult{publish: newHist(), e2e: newHist(), intended: newHist()}
+	var interval int64
+	if spec.rate > 0 {
+		interval = int64(1e9 / spec.rate)
+	}
+	start := mono() + int64(5*time.Millisecond)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var perr, cerr error
+	var cEnd int64
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		got := 0
+		for got < n {
+			rep, err := cons.call(ctx, &protocol.Request{Op: protocol.OpPoll, Max: p.pollMax, TimeoutMS: 1000})
+			if err != nil {
+				cerr = fmt.Errorf("consumer after %d of %d records: %w", got, n, err)
+				cancel()
+				return
+			}
+			now := mono()
+			for _, r := range rep.Records {
+				if r.Offset < 0 || r.Offset >= int64(n) {
+					cerr = fmt.Errorf("consumer: offset %d out of range 0..%d", r.Offset, n-1)
+					cancel()
+					return
+				}
+				s := sent[r.Offset].Load()
+				record(res.e2e, now-s)
+				if interval > 0 {
+					record(res.intended, now-(start+r.Offset*interval))
+				}
+				if r.Offset == int64(n-1) {
+					res.newest = now - s
+				}
+			}
+			got += len(rep.Records)
+		}
+		cEnd = mono()
+	}()
+	go func() {
+		defer wg.Done()
+		spinUntil(start)
+		for i := 0; i < n; {
+			j := min(i+p.batch, n)
+			if interval > 0 {
+				sleepUntil(start + int64(i)*interval)
+				due := int((mono()-start)/interval) + 1
+				j = min(max(due, i+1), i+p.batch, n)
+			}
+			s := mono()
+			for k := i; k < j; k++ {
+				sent[k].Store(s)
+			}
+			if _, err := prod.call(ctx, &protocol.Request{Op: protocol.OpAppend, Values: vals[i:j]}); err != nil {
+				perr = fmt.Errorf("producer: %w", err)
+				cancel()
+				return
+			}
+			_ = res.publish.RecordValues(max(mono()-s, 1), int64(j-i))
+			i = j
+		}
+	}()
+	wg.Wait()
+	if perr != nil || cerr != nil {
+		prod.kill()
+		cons.kill()
+		if perr != nil {
+			return res, perr
+		}
+		return res, cerr
+	}
+	if err := prod.close(ctx); err != nil {
+		cons.kill()
+		return res, err
+	}
+	if err := cons.close(ctx); err != nil {
+		return res, err
+	}
+	res.elapsed = cEnd - start
+	return res, nil
+}
+
+// rtt measures the round trip of a one-value append request, count times.
+func (p *protoImpl) rtt(ctx context.Context, dir string, count int) (int64, error) {
+	c, err := p.start(ctx, dir, protocol.RoleProducer, "p1")
+	if err != nil {
+		return 0, err
+	}
+	h := newHist()
+	for i := 0; i < count; i++ {
+		s := mono()
+		if _, err := c.call(ctx, &protocol.Request{Op: protocol.OpAppend, Values: []string{"x"}}); err != nil {
+			c.kill()
+			return 0, err
+		}
+		record(h, mono()-s)
+	}
+	if err := c.close(ctx); err != nil {
+		return 0, err
+	}
+	return h.ValueAtQuantile(50), nil
+}
+
+// nullHandler answers the protocol without storing anything: append
+// succeeds at once, poll returns max synthetic records. It measures what the
+// protocol itself costs (JSON encoding, the pipe round trip).
+type nullHandler struct {
+	next  int64
+	value string
+}
+
+func (h *nullHandler) Init(req *protocol.Request) (string, error) { return "klbench-null 1", nil }
+func (h *nullHandler) Append(values []string) ([]*int64, error)   { return nil, nil }
+func (h *nullHandler) Ack(offset int64) error                     { return nil }
+func (h *nullHandler) Close() error                               { return nil }
+func (h *nullHandler) Poll(ctx context.Context, max int, _ time.Duration) ([]protocol.Record, error) {
+	out := make([]protocol.Record, max)
+	for i := range out {
+		out[i] = protocol.Record{Offset: h.next, Value: h.value}
+		h.next++
+	}
+	return out, nil
+}
+
+// ServeNull runs the null adapter on stdin/stdout. Its synthetic records
+// are KLBENCH_NULL_SIZE bytes (default 100).
+func ServeNull(ctx context.Context, in io.Reader, out io.Writer) error {
+	size := 100
+	if s := os.Getenv("KLBENCH_NULL_SIZE"); s != "" {
+		if v, err := strconv.Atoi(s); err == nil && v > 0 {
+			size = v
+		}
+	}
+	return protocol.Serve(ctx, in, out, &nullHandler{value: makeValue(0, size)})
+}
+
+var _ = bytes.MinRead

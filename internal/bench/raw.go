@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
+)
+
+// rawProduce is the produce limit: one O_APPEND write(2) per framed record,
+// nothing else. It returns the elapsed ns.
+func rawProduce(path string, frames [][]byte) (int64, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("raw produce: %w", err)
+	}
+	defer unix.Close(fd)
+	t0 := mono()
+	for _, f := range frames {
+		if _, err := unix.Write(fd, f); err != nil {
+			return 0, fmt.Errorf("raw produce: %w", err)
+		}
+	}
+	return mono() - t0, nil
+}
+
+// rawProcess is the process limit: os.ReadFile of the chunk file and a
+// split at '\n' (each line sliced out, as a reader must). It returns the
+// elapsed ns and the number of lines.
+func rawProcess(path string) (int64, int, error) {
+	t0 := mono()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("raw process: %w", err)
+	}
+	n := 0
+	var sink int
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break
+		}
+		line := data[:i+1]
+		sink += len(line)
+		n++
+		data = data[i+1:]
+	}
+	_ = sink
+	return mono() - t0, n, nil
+}
+
+// largestFile returns the largest regular file directly in dir: the chunk
+// a single-chunk topic wrote.
+func largestFile(dir string) (string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	best, size := "", int64(-1)
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err == nil && fi.Size() > size {
+			best, size = filepath.Join(dir, e.Name()), fi.Size()
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("no file in %s", dir)
+	}
+	return best, nil
+}
+
+// rawWake measures the wake-up latency of a bare writer/reader pair: the
+// writer takes a timestamp and appends one framed record; the reader, blocked
+// in poll(2) on an inotify descriptor watching the directory (mode
+// "inotify") or looping on fstat(2) (mode "spin"), wakes, preads the new
+// bytes and takes its timestamp. Writes are spaced 50–250 µs apart so the
+// inotify reader is asleep in the kernel each time.
+func rawWake(dir, mode string, samples int, frame []byte) (*hdrhistogram.Histogram, error) {
+	path := filepath.Join(dir, "wake-"+mode+".log")
+	wfd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("raw wake-up: %w", err)
+	}
+	defer unix.Close(wfd)
+	rfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("raw wake-up: %w", err)
+	}
+	defer unix.Close(rfd)
+	ino := -1
+	if mode == "inotify" {
+		ino, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+		if err != nil {
+			return nil, fmt.Errorf("raw wake-up: inotify: %w", err)
+		}
+		defer unix.Close(ino)
+		if _, err := unix.InotifyAddWatch(ino, dir, unix.IN_MODIFY); err != nil {
+			return nil, fmt.Errorf("raw wake-up: inotify watch: %w", err)
+		}
+	}
+	var sentAt, seen atomic.Int64 // seen: samples the reader has finished
+	h := newHist()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		buf := make([]byte, 64<<10)
+		evbuf := make([]byte, 4096)
+		var pos int64
+		var st unix.Stat_t
+		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
+		for i := 0; i < samples; {
+			if mode == "inotify" {
+				if _, err := unix.Poll(fds, 1000); err != nil && err != unix.EINTR {
+					errc <- err
+					return
+				}
+				for {
+					if n, _ := unix.Read(ino, evbuf); n <= 0 {
+						break
+					}
+				}
+			} else {
+				if err := unix.Fstat(rfd, &st); err != nil {
+					errc <- err
+					return
+				}
+				if st.Size <= pos {
+					continue
+				}
+			}
+			n, err := unix.Pread(rfd, buf, pos)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if n == 0 {
+				continue
+			}
+			now := mono()
+			pos += int64(n)
+			record(h, now-sentAt.Load())
+			i++
+			seen.Store(int64(i))
+		}
+		errc <- nil
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; i < samples; i++ {
+		spinUntil(mono() + int64(50_000+rand.IntN(200_000)))
+		sentAt.Store(mono())
+		if _, err := unix.Write(wfd, frame); err != nil {
+			return nil, fmt.Errorf("raw wake-up: %w", err)
+		}
+		for seen.Load() <= int64(i) {
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("raw wake-up (%s): reader stuck", mode)
+			}
+			runtime.Gosched()
+		}
+	}
+	if err := <-errc; err != nil {
+		return nil, fmt.Errorf("raw wake-up (%s): %w", mode, err)
+	}
+	return h, nil
+}

@@ -1,0 +1,238 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/kafka-lite/kafka-lite/ref"
+)
+
+const topicName = "t"
+
+// produceResult is one produce run.
+type produceResult struct {
+	elapsed int64                   // ns from the first append to the last return
+	publish *hdrhistogram.Histogram // per-message append (service) latency, ns
+}
+
+// processResult is one process run.
+type processResult struct {
+	elapsed int64
+	poll    *hdrhistogram.Histogram // per-poll latency, ns
+}
+
+// parallelResult is one parallel run.
+type parallelResult struct {
+	elapsed  int64
+	publish  *hdrhistogram.Histogram
+	e2e      *hdrhistogram.Histogram // from the actual send to the consumer holding the record
+	intended *hdrhistogram.Histogram // from the intended send time (rate-limited runs)
+	newest   int64                   // e2e of the last message, ns
+}
+
+// parallelSpec says how to run the parallel experiment.
+type parallelSpec struct {
+	rate float64 // msgs/s; 0 = as fast as possible
+	wait ref.WaitStrategy
+}
+
+// impl is an implementation under test.
+type impl interface {
+	Name() string
+	produce(ctx context.Context, dir string, vals []string) (produceResult, error)
+	process(ctx context.Context, dir string, n int) (processResult, error)
+	parallel(ctx context.Context, dir string, vals []string, spec parallelSpec) (parallelResult, error)
+	// chunkDir is where produce left its data, for the raw read limit.
+	chunkDir(dir string) string
+}
+
+// refImpl is the reference log, in process.
+type refImpl struct {
+	opts ref.Options
+	slow time.Duration // KLBENCH_SLOW_APPEND
+}
+
+func (r *refImpl) Name() string               { return "ref" }
+func (r *refImpl) chunkDir(dir string) string { return dir + "/" + topicName }
+
+func payloads(vals []string) [][]byte {
+	out := make([][]byte, len(vals))
+	for i, v := range vals {
+		out[i] = jsonPayload(v)
+	}
+	return out
+}
+
+func (r *refImpl) produce(ctx context.Context, dir string, vals []string) (produceResult, error) {
+	pl := payloads(vals)
+	t, err := ref.Open(dir, topicName, r.opts)
+	if err != nil {
+		return produceResult{}, err
+	}
+	defer t.Close()
+	p, err := t.NewProducer()
+	if err != nil {
+		return produceResult{}, err
+	}
+	h := newHist()
+	slow := int64(r.slow)
+	t0 := mono()
+	prev := t0
+	for _, v := range pl {
+		if _, err := p.Append(v); err != nil {
+			p.Close()
+			return produceResult{}, err
+		}
+		if slow > 0 {
+			spinUntil(mono() + slow)
+		}
+		// One clock read per append: the sample includes recording the
+		// previous one (a few ns).
+		now := mono()
+		record(h, now-prev)
+		prev = now
+	}
+	if err := p.Close(); err != nil {
+		return produceResult{}, err
+	}
+	return produceResult{elapsed: prev - t0, publish: h}, nil
+}
+
+func (r *refImpl) process(ctx context.Context, dir string, n int) (processResult, error) {
+	t, err := ref.Open(dir, topicName, r.opts)
+	if err != nil {
+		return processResult{}, err
+	}
+	defer t.Close()
+	h := newHist()
+	t0 := mono()
+	c, err := t.NewConsumer(ref.ConsumerOptions{From: ref.FromEarliest})
+	if err != nil {
+		return processResult{}, err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	got := 0
+	prev := mono()
+	var last int64 = -1
+	for got < n {
+		recs, err := c.Poll(ctx, 4096)
+		if err != nil {
+			return processResult{}, fmt.Errorf("poll after %d of %d records: %w", got, n, err)
+		}
+		got += len(recs)
+		if len(recs) > 0 {
+			last = recs[len(recs)-1].Offset
+		}
+		now := mono()
+		record(h, now-prev)
+		prev = now
+	}
+	if last != int64(n-1) {
+		return processResult{}, fmt.Errorf("read %d records, last offset %d, want %d", got, last, n-1)
+	}
+	return processResult{elapsed: prev - t0, poll: h}, nil
+}
+
+func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec parallelSpec) (parallelResult, error) {
+	pl := payloads(vals)
+	n := len(pl)
+	t, err := ref.Open(dir, topicName, r.opts)
+	if err != nil {
+		return parallelResult{}, err
+	}
+	defer t.Close()
+	p, err := t.NewProducer()
+	if err != nil {
+		return parallelResult{}, err
+	}
+	defer p.Close()
+	c, err := t.NewConsumer(ref.ConsumerOptions{From: ref.FromEarliest, Wait: spec.wait})
+	if err != nil {
+		return parallelResult{}, err
+	}
+	defer c.Close()
+	sent := make([]atomic.Int64, n)
+	res := parallelResult{publish: newHist(), e2e: newHist(), intended: newHist()}
+	var interval int64
+	if spec.rate > 0 {
+		interval = int64(1e9 / spec.rate)
+	}
+	start := mono() + int64(2*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	var perr, cerr error
+	var cEnd int64
+	wg.Add(2)
+	go func() { // consumer
+		defer wg.Done()
+		got := 0
+		for got < n {
+			recs, err := c.Poll(ctx, 4096)
+			if err != nil {
+				cerr = fmt.Errorf("consumer: poll after %d of %d records: %w", got, n, err)
+				cancel()
+				return
+			}
+			now := mono()
+			for _, rec := range recs {
+				o := rec.Offset
+				if o < 0 || o >= int64(n) {
+					cerr = fmt.Errorf("consumer: offset %d out of range", o)
+					cancel()
+					return
+				}
+				s := sent[o].Load()
+				record(res.e2e, now-s)
+				if interval > 0 {
+					record(res.intended, now-(start+o*interval))
+				}
+				if o == int64(n-1) {
+					res.newest = now - s
+				}
+			}
+			got += len(recs)
+		}
+		cEnd = mono()
+	}()
+	go func() { // producer
+		defer wg.Done()
+		spinUntil(start)
+		slow := int64(r.slow)
+		for i, v := range pl {
+			if interval > 0 {
+				sleepUntil(start + int64(i)*interval)
+			}
+			s := mono()
+			sent[i].Store(s)
+			if _, err := p.Append(v); err != nil {
+				perr = fmt.Errorf("producer: append %d: %w", i, err)
+				cancel()
+				return
+			}
+			if slow > 0 {
+				spinUntil(mono() + slow)
+			}
+			record(res.publish, mono()-s)
+			if ctx.Err() != nil {
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	if perr != nil {
+		return res, perr
+	}
+	if cerr != nil {
+		return res, cerr
+	}
+	res.elapsed = cEnd - start
+	return res, nil
+}

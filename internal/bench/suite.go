@@ -1,0 +1,478 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/kafka-lite/kafka-lite/internal/report"
+	"github.com/kafka-lite/kafka-lite/ref"
+)
+
+// Published figures of the original Python proof of concept.
+const (
+	publishedProduce  = "1115 ms"
+	publishedProcess  = "443 ms"
+	publishedParallel = "about 23 µs"
+)
+
+// suiteParams are the sizes of one run of the three experiments.
+type suiteParams struct {
+	Count       int     `json:"count"`
+	Size        int     `json:"size"`
+	Reps        int     `json:"reps"`
+	Rate        float64 `json:"rate"`
+	RateCount   int     `json:"rateCount"`
+	WakeSamples int     `json:"wakeSamples"`
+}
+
+// collector gathers per-repetition values and merged histograms.
+type collector struct {
+	vals   map[string][]float64
+	units  map[string]string
+	order  []string
+	hists  map[string]*report.BenchHistogram
+	horder []string
+}
+
+func newCollector() *collector {
+	return &collector{vals: map[string][]float64{}, units: map[string]string{}, hists: map[string]*report.BenchHistogram{}}
+}
+
+func (c *collector) add(key, unit string, v float64) {
+	if _, ok := c.vals[key]; !ok {
+		c.order = append(c.order, key)
+		c.units[key] = unit
+	}
+	c.vals[key] = append(c.vals[key], v)
+}
+
+func (c *collector) median(key string) float64 {
+	_, m, _ := report.BenchMinMedianMax(c.vals[key])
+	return m
+}
+
+func (c *collector) min(key string) float64 {
+	m, _, _ := report.BenchMinMedianMax(c.vals[key])
+	return m
+}
+
+// hist merges h into the histogram name (experiment, kind, impl).
+func (c *collector) hist(experiment, kind, implName, title string, h *hdrhistogram.Histogram) {
+	if h == nil || h.TotalCount() == 0 {
+		return
+	}
+	name := benchSlug(experiment + "-" + kind + "-" + implName)
+	if old, ok := c.hists[name]; ok {
+		old.H.Merge(h)
+		return
+	}
+	c.horder = append(c.horder, name)
+	c.hists[name] = &report.BenchHistogram{Name: name, Experiment: experiment, Kind: kind, Impl: implName, Title: title, H: mergeHists(h)}
+}
+
+func (c *collector) histograms() []*report.BenchHistogram {
+	var out []*report.BenchHistogram
+	for _, n := range c.horder {
+		h := c.hists[n]
+		out = append(out, report.NewBenchHistogram(h.Name, h.Experiment, h.Kind, h.Impl, h.Title, h.H))
+	}
+	return out
+}
+
+func benchSlug(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-' || r == '.' || r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
+}
+
+func p(h *hdrhistogram.Histogram, q float64) float64 { return report.BenchQuantileNS(h, q) }
+
+// suite runs the experiments.
+type suite struct {
+	params  suiteParams
+	impls   []impl
+	waits   []ref.WaitStrategy // rate-limited e2e rows, one per strategy
+	wait    ref.WaitStrategy   // full-speed parallel row
+	base    string
+	prog    *progress
+	col     *collector
+	goBench []report.BenchGoResult
+	failed  map[string]string // impl → first failure
+}
+
+func (s *suite) stepf(format string, a ...any) { s.prog.step(fmt.Sprintf(format, a...)) }
+
+// run runs R repetitions; within each, the raw limit and every impl run
+// back to back so that machine noise hits both alike.
+func (s *suite) run(ctx context.Context) error {
+	pr := s.params
+	vals := make([]string, pr.Count)
+	frames := make([][]byte, pr.Count)
+	ts := time.Now().UnixNano()
+	for i := range vals {
+		vals[i] = makeValue(i, pr.Size)
+		frames[i] = frameRecord(ts, jsonPayload(vals[i]))
+	}
+	rateVals := vals[:min(pr.RateCount, len(vals))]
+	if pr.RateCount > len(vals) {
+		rateVals = make([]string, pr.RateCount)
+		for i := range rateVals {
+			rateVals[i] = makeValue(i, pr.Size)
+		}
+	}
+	mb := float64(pr.Count*pr.Size) / 1e6
+	for rep := 0; rep < pr.Reps; rep++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rdir := filepath.Join(s.base, fmt.Sprintf("rep%d", rep))
+		if err := os.MkdirAll(filepath.Join(rdir, "raw"), 0o755); err != nil {
+			return err
+		}
+		tag := fmt.Sprintf("rep %d/%d", rep+1, pr.Reps)
+
+		// produce
+		s.stepf("%s: produce, raw O_APPEND loop", tag)
+		rawPath := filepath.Join(rdir, "raw", "produce.log")
+		rawNs, err := rawProduce(rawPath, frames)
+		if err != nil {
+			return err
+		}
+		s.col.add("produce/raw/time", "ms", ms(rawNs))
+		s.goBench = append(s.goBench, goLine("Produce/impl=raw", rawNs, pr.Count, mb))
+		refChunk := ""
+		for _, im := range s.impls {
+			if s.failed[im.Name()] != "" {
+				continue
+			}
+			s.stepf("%s: produce, %s", tag, im.Name())
+			dir := filepath.Join(rdir, im.Name())
+			r, err := im.produce(ctx, dir, vals)
+			if err != nil {
+				s.fail(im, "produce", err)
+				continue
+			}
+			s.col.add("produce/"+im.Name()+"/time", "ms", ms(r.elapsed))
+			s.col.add("produce/"+im.Name()+"/ratio", "x", float64(rawNs)/float64(r.elapsed))
+			s.col.hist("produce", "publish", im.Name(), "produce: append latency, "+im.Name(), r.publish)
+			s.goBench = append(s.goBench, goLine("Produce/impl="+im.Name(), r.elapsed, pr.Count, mb))
+			if _, ok := im.(*refImpl); ok {
+				refChunk, _ = largestFile(im.chunkDir(dir))
+			}
+		}
+
+		// process
+		s.stepf("%s: process, raw ReadFile+split", tag)
+		chunk := refChunk
+		if chunk == "" {
+			chunk = rawPath
+		}
+		rawRead, lines, err := rawProcess(chunk)
+		if err != nil {
+			return err
+		}
+		_ = lines
+		s.col.add("process/raw/time", "ms", ms(rawRead))
+		s.goBench = append(s.goBench, goLine("Process/impl=raw", rawRead, pr.Count, mb))
+		for _, im := range s.impls {
+			if s.failed[im.Name()] != "" {
+				continue
+			}
+			s.stepf("%s: process, %s", tag, im.Name())
+			r, err := im.process(ctx, filepath.Join(rdir, im.Name()), pr.Count)
+			if err != nil {
+				s.fail(im, "process", err)
+				continue
+			}
+			s.col.add("process/"+im.Name()+"/time", "ms", ms(r.elapsed))
+			s.col.add("process/"+im.Name()+"/ratio", "x", float64(rawRead)/float64(r.elapsed))
+			s.col.hist("process", "poll", im.Name(), "process: poll latency, "+im.Name(), r.poll)
+			s.goBench = append(s.goBench, goLine("Process/impl="+im.Name(), r.elapsed, pr.Count, mb))
+		}
+
+		// raw wake-up limits
+		wake := map[string]float64{}
+		for _, mode := range []string{"inotify", "spin"} {
+			s.stepf("%s: bare wake-up, %s", tag, mode)
+			h, err := rawWake(filepath.Join(rdir, "raw"), mode, pr.WakeSamples, frames[0])
+			if err != nil {
+				return err
+			}
+			wake[mode] = us(int64(p(h, 50)))
+			s.col.add("wake/"+mode+"/p50", "us", wake[mode])
+			s.col.add("wake/"+mode+"/p99", "us", us(int64(p(h, 99))))
+			s.col.hist("wake-up", mode, "bare", "bare writer/reader wake-up, "+mode, h)
+		}
+		limitFor := func(w ref.WaitStrategy) float64 {
+			if w == ref.WaitSpin {
+				return wake["spin"]
+			}
+			return wake["inotify"]
+		}
+
+		// parallel, full speed
+		for _, im := range s.impls {
+			if s.failed[im.Name()] != "" || im.Name() == "null-adapter" {
+				continue
+			}
+			s.stepf("%s: parallel, %s", tag, im.Name())
+			r, err := im.parallel(ctx, filepath.Join(rdir, im.Name()+"-par"), vals, parallelSpec{wait: s.wait})
+			if err != nil {
+				s.fail(im, "parallel", err)
+				continue
+			}
+			s.col.add("parallel/"+im.Name()+"/newest", "us", us(r.newest))
+			s.col.add("parallel/"+im.Name()+"/newest-ratio", "x", limitFor(s.wait)/us(r.newest))
+			s.col.add("parallel/"+im.Name()+"/e2e-p50", "us", us(int64(p(r.e2e, 50))))
+			s.col.hist("parallel", "e2e", im.Name(), "parallel: end-to-end latency at full speed, "+im.Name(), r.e2e)
+		}
+
+		// rate-limited e2e, one row per wait strategy
+		for wi, w := range s.waits {
+			exp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
+			for _, im := range s.impls {
+				if s.failed[im.Name()] != "" || im.Name() == "null-adapter" {
+					continue
+				}
+				if _, isRef := im.(*refImpl); !isRef && wi > 0 {
+					continue // the protocol has no wait strategy: one row
+				}
+				name := im.Name()
+				if _, isRef := im.(*refImpl); !isRef {
+					exp = fmt.Sprintf("e2e@%s/s", rateLabel(pr.Rate))
+				}
+				s.stepf("%s: %s, %s", tag, exp, name)
+				r, err := im.parallel(ctx, filepath.Join(rdir, fmt.Sprintf("%s-rate-%s", name, w)), rateVals, parallelSpec{rate: pr.Rate, wait: w})
+				if err != nil {
+					s.fail(im, exp, err)
+					continue
+				}
+				k := exp + "/" + name
+				s.col.add(k+"/p50", "us", us(int64(p(r.intended, 50))))
+				s.col.add(k+"/p99", "us", us(int64(p(r.intended, 99))))
+				s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
+				s.col.add(k+"/limit", "us", limitFor(w))
+				s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
+				s.col.hist(exp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
+				s.col.hist(exp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
+				s.col.hist(exp, "publish", name, exp+": append latency, "+name, r.publish)
+			}
+		}
+		os.RemoveAll(rdir)
+	}
+	return nil
+}
+
+func rateLabel(r float64) string {
+	if r >= 1000 && math.Mod(r, 1000) == 0 {
+		return fmt.Sprintf("%.0fk", r/1000)
+	}
+	return fmt.Sprintf("%.0f", r)
+}
+
+func goLine(name string, ns int64, count int, mb float64) report.BenchGoResult {
+	return report.BenchGoResult{Name: name, NsPerOp: float64(ns), Extra: map[string]float64{
+		"MB/s": mb / (float64(ns) / 1e9), "msgs/s": float64(count) / (float64(ns) / 1e9)}}
+}
+
+func (s *suite) fail(im impl, exp string, err error) {
+	msg := fmt.Sprintf("%s: %v", exp, err)
+	s.failed[im.Name()] = msg
+	s.prog.warn(fmt.Sprintf("impl %s failed in %s", im.Name(), msg))
+}
+
+// rows builds the human table from the collected figures.
+func (s *suite) rows() []report.BenchRow {
+	c := s.col
+	nan := math.NaN()
+	var rows []report.BenchRow
+	row := func(exp, what, pub, implName, unit, key, limitKey, limitName, ratioKey string) report.BenchRow {
+		r := report.BenchRow{Experiment: exp, What: what, Published: pub, Impl: implName, Unit: unit,
+			Min: c.min(key), Median: c.median(key), Limit: nan, Ratio: nan, LimitName: limitName}
+		if limitKey != "" {
+			r.Limit = c.median(limitKey)
+		}
+		if ratioKey != "" {
+			r.Ratio = c.median(ratioKey)
+		}
+		if msg := s.failed[implName]; msg != "" && len(c.vals[key]) == 0 {
+			r.Error = msg
+		}
+		return r
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "PASS"
+		}
+		return "MISS"
+	}
+	for _, im := range s.impls {
+		r := row("produce", "1 producer writes the messages as JSON", publishedProduce, im.Name(), "ms",
+			"produce/"+im.Name()+"/time", "produce/raw/time", "O_APPEND write loop", "produce/"+im.Name()+"/ratio")
+		if _, ok := im.(*refImpl); ok && r.Error == "" {
+			r.Target, r.Verdict = "≥ 0.50× raw", verdict(r.Ratio >= 0.5)
+		}
+		rows = append(rows, r)
+	}
+	for _, im := range s.impls {
+		r := row("process", "1 consumer reads them all", publishedProcess, im.Name(), "ms",
+			"process/"+im.Name()+"/time", "process/raw/time", "ReadFile+split", "process/"+im.Name()+"/ratio")
+		if _, ok := im.(*refImpl); ok && r.Error == "" {
+			r.Target, r.Verdict = "≥ 0.30× raw", verdict(r.Ratio >= 0.3)
+		}
+		rows = append(rows, r)
+	}
+	limitKey := "wake/inotify/p50"
+	limitName := "bare inotify wake-up p50"
+	if s.wait == ref.WaitSpin {
+		limitKey, limitName = "wake/spin/p50", "bare fstat-spin wake-up p50"
+	}
+	for _, im := range s.impls {
+		if im.Name() == "null-adapter" {
+			continue
+		}
+		rows = append(rows, row("parallel", "newest message end-to-end, full speed, wait "+string(s.wait), publishedParallel, im.Name(), "us",
+			"parallel/"+im.Name()+"/newest", limitKey, limitName, "parallel/"+im.Name()+"/newest-ratio"))
+	}
+	for wi, w := range s.waits {
+		for _, im := range s.impls {
+			_, isRef := im.(*refImpl)
+			if im.Name() == "null-adapter" || (!isRef && wi > 0) {
+				continue
+			}
+			exp := fmt.Sprintf("e2e@%s/s %s", rateLabel(s.params.Rate), w)
+			if !isRef {
+				exp = fmt.Sprintf("e2e@%s/s", rateLabel(s.params.Rate))
+			}
+			k := exp + "/" + im.Name()
+			ln := "bare inotify wake-up p50"
+			if w == ref.WaitSpin {
+				ln = "bare fstat-spin wake-up p50"
+			}
+			r50 := row(exp+" p50", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p50", k+"/limit", ln, k+"/ratio")
+			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", "", "", "")
+			if isRef && r50.Error == "" {
+				switch w {
+				case ref.WaitInotify:
+					r50.Target, r50.Verdict = "≤ 1.5× bare inotify", verdict(r50.Median <= 1.5*r50.Limit)
+					r99.Target, r99.Verdict = "< 200 µs", verdict(r99.Median < 200)
+				case ref.WaitSpin:
+					r50.Target, r50.Verdict = "< 5 µs", verdict(r50.Median < 5)
+				}
+			}
+			rows = append(rows, r50, r99)
+		}
+	}
+	// speedup of ref over the external implementations
+	if _, ok := s.col.vals["produce/ref/time"]; ok {
+		for _, im := range s.impls {
+			pi, ok := im.(*protoImpl)
+			if !ok || pi.name == "ref-adapter" || pi.name == "null-adapter" {
+				continue
+			}
+			for _, exp := range []string{"produce", "process"} {
+				a, b := s.col.vals[exp+"/"+pi.name+"/time"], s.col.vals[exp+"/ref/time"]
+				var sp []float64
+				for i := 0; i < min(len(a), len(b)); i++ {
+					sp = append(sp, a[i]/b[i])
+				}
+				key := exp + "/speedup-vs-" + pi.name
+				for _, v := range sp {
+					s.col.add(key, "x", v)
+				}
+				r := report.BenchRow{Experiment: exp + " speedup", What: "ref time ÷ " + pi.name + " time, per repetition",
+					Impl: "ref vs " + pi.name, Unit: "x", Min: c.min(key), Median: c.median(key), Limit: nan, Ratio: nan}
+				if len(sp) == 0 {
+					r.Error = "not measured"
+				} else {
+					r.Target, r.Verdict = "≥ 5×", verdict(r.Median >= 5)
+				}
+				rows = append(rows, r)
+			}
+		}
+	}
+	return rows
+}
+
+// figures lists every collected value series.
+func (s *suite) figures() []report.BenchFigure {
+	var out []report.BenchFigure
+	keys := append([]string(nil), s.col.order...)
+	for _, k := range keys {
+		parts := strings.SplitN(k, "/", 3)
+		exp, implName, metric := parts[0], "", ""
+		if len(parts) > 1 {
+			implName = parts[1]
+		}
+		if len(parts) > 2 {
+			metric = parts[2]
+		}
+		out = append(out, report.NewBenchFigure(k, exp, implName, metric, s.col.units[k], s.col.vals[k]))
+	}
+	return out
+}
+
+// ombResults builds the OMB-named results per experiment and impl.
+func (s *suite) ombResults(hists []*report.BenchHistogram) []report.BenchOMBResult {
+	byKey := map[string]*report.BenchOMBResult{}
+	var order []string
+	get := func(exp, implName string) *report.BenchOMBResult {
+		k := exp + "|" + implName
+		if r, ok := byKey[k]; ok {
+			return r
+		}
+		r := &report.BenchOMBResult{Experiment: exp, Impl: implName}
+		byKey[k] = r
+		order = append(order, k)
+		return r
+	}
+	msf := func(h *hdrhistogram.Histogram, q float64) *float64 {
+		v := report.BenchQuantileNS(h, q) / 1e6
+		return &v
+	}
+	for _, h := range hists {
+		if h.Impl == "bare" {
+			continue
+		}
+		r := get(h.Experiment, h.Impl)
+		switch h.Kind {
+		case "publish":
+			r.PublishLatency50pct, r.PublishLatency75pct, r.PublishLatency95pct = msf(h.H, 50), msf(h.H, 75), msf(h.H, 95)
+			r.PublishLatency99pct, r.PublishLatency999pct, r.PublishLatency9999pct, r.PublishLatencyMax = msf(h.H, 99), msf(h.H, 99.9), msf(h.H, 99.99), msf(h.H, 100)
+			r.AggregatedPublishLatencyQuantiles = report.BenchOMBQuantiles(h.H)
+		case "e2e", "e2e-intended":
+			r.EndToEndLatency50pct, r.EndToEndLatency75pct, r.EndToEndLatency95pct = msf(h.H, 50), msf(h.H, 75), msf(h.H, 95)
+			r.EndToEndLatency99pct, r.EndToEndLatency999pct, r.EndToEndLatency9999pct, r.EndToEndLatencyMax = msf(h.H, 99), msf(h.H, 99.9), msf(h.H, 99.99), msf(h.H, 100)
+			r.AggregatedEndToEndLatencyQuantiles = report.BenchOMBQuantiles(h.H)
+		}
+	}
+	for _, im := range s.impls {
+		if t := s.col.median("produce/" + im.Name() + "/time"); !math.IsNaN(t) {
+			get("produce", im.Name()).PublishRate = float64(s.params.Count) / (t / 1e3)
+		}
+		if t := s.col.median("process/" + im.Name() + "/time"); !math.IsNaN(t) {
+			get("process", im.Name()).ConsumeRate = float64(s.params.Count) / (t / 1e3)
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return false })
+	out := make([]report.BenchOMBResult, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
