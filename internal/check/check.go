@@ -74,6 +74,12 @@ type Options struct {
 	// lowest offset the final drain-from-earliest delivered may have been
 	// removed, so lost-write, poll-order and resume excuse gaps there.
 	Retention bool
+	// MayFail names the clients whose operations may fail definitely
+	// (ok:false) because the scenario makes them (an RLIMIT_FSIZE fault, say);
+	// "*" means every client. A definite failure of any other client is a
+	// `refused` anomaly of the liveness check: the implementation could not
+	// do what the scenario asked, so the run proves nothing about it.
+	MayFail map[string]bool
 }
 
 // Func is the signature of one check: it reads the history and returns its
@@ -98,7 +104,7 @@ var registry = []checkDef{
 	{"poll-order", "within a consumer session, consecutive records are consecutive in the log (anomalies: nonmonotonic-poll, poll-skip)", pollOrder},
 	{"resume", "a consumer starting from its group's acks resumes right after the last ack (anomalies: resume-skip, resume-rewind)", resume},
 	{"ack-once", "an acked record is never delivered to its group again; unacked redeliveries stay within the window (anomalies: ack-once, redelivery-window)", ackOnce},
-	{"liveness", "no reader got stuck while records remained (anomaly: stuck)", liveness},
+	{"liveness", "no reader got stuck while records remained, and no operation was refused that the scenario did not provoke (anomalies: stuck, refused)", liveness},
 }
 
 // Names returns the names of all checks, in the stable order Run reports

@@ -155,6 +155,12 @@ func anomalyCases() []anomalyCase {
 				b.init("c1", 1, "g", acked).poll("c1", 1, "g", run(0, logVals...)...).ack("c1", 1, "g", 0)
 				return b.init("c1", 2, "g", acked).poll("c1", 2, "g", run(1, logVals[1:]...)...)
 			}},
+		{name: "refused append", check: "liveness", anomaly: "refused", count: 1, offset: -1, mention: "p2's append failed",
+			h: func() *hb {
+				b := produce()
+				b.app("p2", []string{v("p2", 2)}).outcome(history.Fail)
+				return b.drain("d", run(0, logVals...)...)
+			}},
 		{name: "stuck", check: "liveness", anomaly: "stuck", count: 2, offset: -1, mention: "c2 made no progress",
 			h: func() *hb {
 				b := base()
@@ -219,7 +225,7 @@ func TestAnomalies(t *testing.T) {
 	}
 	for _, name := range []string{"torn", "merged-or-corrupt", "phantom", "failed-append-delivered", "lost-write",
 		"duplicate", "inconsistent-offsets", "producer-order", "realtime-order", "nonmonotonic-poll", "poll-skip",
-		"resume-skip", "resume-rewind", "ack-once", "redelivery-window", "stuck"} {
+		"resume-skip", "resume-rewind", "ack-once", "redelivery-window", "stuck", "refused"} {
 		require.True(t, seen[name], "no test case for anomaly %s", name)
 	}
 }
@@ -235,6 +241,10 @@ type cleanCase struct {
 func cleanCases() []cleanCase {
 	return []cleanCase{
 		{name: "base", h: base},
+		{name: "failure the scenario provokes", opts: Options{MayFail: map[string]bool{"p2": true}}, h: func() *hb {
+			b := base()
+			return b.app("p2", []string{v("p2", 9)}).outcome(history.Fail)
+		}},
 		{name: "concurrent producers", h: func() *hb {
 			b := &hb{}
 			// p1 and p2 overlap; their values interleave in the log.

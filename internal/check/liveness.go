@@ -8,10 +8,27 @@ import (
 
 // liveness: the harness records a stuck event when a reader made no
 // progress although the log held records it had not read; each is an
-// anomaly.
-func liveness(ix *index, _ Options) Result {
+// anomaly. So is a definite failure (ok:false) of an append, poll or ack
+// that the scenario did not provoke: a "pass" over refused operations would
+// prove nothing.
+func liveness(ix *index, opts Options) Result {
 	c := newCollector("liveness")
-	if ix.polls == 0 && len(ix.stucks) == 0 {
+	for i := range ix.h {
+		op := &ix.h[i]
+		if op.Outcome != history.Fail || opts.MayFail["*"] || opts.MayFail[op.Client] {
+			continue
+		}
+		switch op.F {
+		case history.FAppend, history.FPoll, history.FAck:
+			c.add("refused", Example{
+				Explanation: fmt.Sprintf("%s's %s failed with %q, and the scenario provokes no failure there", clientName(op), op.F, op.Error),
+				Clients:     []string{clientName(op)},
+				TimesNS:     []int64{op.Invoke, op.Complete},
+				Ops:         []int{op.Index},
+			})
+		}
+	}
+	if ix.polls == 0 && len(ix.stucks) == 0 && len(c.anoms) == 0 {
 		return c.nothing()
 	}
 	for _, p := range ix.stucks {

@@ -15,6 +15,11 @@ import (
 // Impl is what init answers: the implementation's name and version.
 const Impl = "klref " + ref.Version
 
+// MaxRecordSize is the record limit the adapter opens topics with: the
+// harness sends values of over 1 MiB (1 MiB + 100 B in record-sizes), above
+// the library's 1 MiB default.
+const MaxRecordSize = 16 << 20
+
 // handler serves one client over the reference log.
 type handler struct {
 	topic *ref.Topic
@@ -77,13 +82,14 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 
 func options(c *protocol.Config) (ref.Options, error) {
 	if c == nil {
-		return ref.Options{}, nil
+		return ref.Options{MaxRecordSize: MaxRecordSize}, nil
 	}
 	o := ref.Options{
-		ChunkRecords: c.ChunkRecords,
-		ChunkBytes:   c.ChunkBytes,
-		RetainChunks: c.RetainChunks,
-		RetainBytes:  c.RetainBytes,
+		MaxRecordSize: MaxRecordSize,
+		ChunkRecords:  c.ChunkRecords,
+		ChunkBytes:    c.ChunkBytes,
+		RetainChunks:  c.RetainChunks,
+		RetainBytes:   c.RetainBytes,
 	}
 	if c.Fsync != "" {
 		m, err := ref.ParseFsyncMode(c.Fsync)

@@ -450,7 +450,18 @@ func maxLineFor(sc *scenario.Scenario) int {
 
 // checkOptions derives the checks' options from the scenario.
 func checkOptions(sc *scenario.Scenario) check.Options {
-	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0}
+	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0, MayFail: map[string]bool{}}
+	for _, f := range sc.Faults {
+		if f.Kind != scenario.FaultRlimit {
+			continue
+		}
+		switch f.Target {
+		case scenario.TargetProducers, scenario.TargetConsumers, scenario.TargetAny:
+			o.MayFail["*"] = true
+		default:
+			o.MayFail[f.Target] = true
+		}
+	}
 	for _, g := range sc.Consumers {
 		if g.Ack != scenario.AckNone {
 			o.MaxRedeliveryPerCrash = max(o.MaxRedeliveryPerCrash, g.PollMax)
