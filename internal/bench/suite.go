@@ -268,9 +268,11 @@ func (s *suite) run(ctx context.Context) error {
 				s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
 				s.col.add(k+"/limit", "us", limitFor(w))
 				s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
-				s.col.hist(exp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
-				s.col.hist(exp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
-				s.col.hist(exp, "publish", name, exp+": append latency, "+name, r.publish)
+				// Protocol impls share the first strategy's plots: one line each.
+				hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), s.waits[0])
+				s.col.hist(hexp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
+				s.col.hist(hexp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
+				s.col.hist(hexp, "publish", name, exp+": append latency, "+name, r.publish)
 			}
 		}
 		os.RemoveAll(rdir)
