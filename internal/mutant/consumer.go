@@ -20,7 +20,7 @@ import (
 )
 
 // readSize is how much a reader asks of each read(); the torn-read mutant
-// asks for little, so that its reads often end inside a record.
+// reads like fgets() into a 4 KiB line buffer.
 const (
 	readSize     = 256 << 10
 	tornReadSize = 4 << 10
@@ -38,6 +38,7 @@ type consumer struct {
 	f     *os.File // open descriptor of chunk (nil when not open)
 	pos   int64    // file position of the end of buf
 	buf   []byte   // bytes read but not consumed; starts at a line boundary
+	clean int      // buf[:clean] is known to hold no '\n'
 	// from: deliver nothing below this offset until the first delivery
 	// (the resume point); -1 when delivering everything.
 	from int64
@@ -255,12 +256,14 @@ func growTo(b []byte, extra int) []byte {
 // takeLines moves the complete records of buf into out, up to max.
 func (c *consumer) takeLines(out []protocol.Record, max int) []protocol.Record {
 	for len(out) < max {
-		nl := bytes.IndexByte(c.buf, '\n')
+		nl := bytes.IndexByte(c.buf[c.clean:], '\n')
 		if nl < 0 {
+			c.clean = len(c.buf)
 			break
 		}
+		nl += c.clean
 		off, v, ok := parseLine(c.buf[:nl])
-		c.buf = c.buf[nl+1:]
+		c.buf, c.clean = c.buf[nl+1:], 0
 		if ok {
 			out = c.deliver(out, off, v)
 		}
@@ -303,7 +306,7 @@ func (c *consumer) moveTo(n int64) {
 		_ = c.f.Close()
 		c.f = nil
 	}
-	c.chunk, c.pos, c.buf = n, 0, nil
+	c.chunk, c.pos, c.buf, c.clean = n, 0, nil, 0
 }
 
 // readAvailable returns up to max records that are there now.
@@ -342,19 +345,25 @@ func (c *consumer) readAvailable(max int) ([]protocol.Record, error) {
 			c.moveTo(next)
 			continue
 		}
+		if c.t.bug == TornRead {
+			out = c.takeLines(out, max)
+			if len(out) < max && len(c.buf) > 0 && (short || len(c.buf) >= tornReadSize) {
+				// The bug: like a loop over fgets() with a 4 KiB buffer, it
+				// takes what one read gives as a whole line: a partial line
+				// at the live tail, or the first 4 KiB of a longer record.
+				// Its remaining bytes lack a marker and are skipped.
+				if off, v, ok := parsePartial(c.buf[:min(len(c.buf), tornReadSize)]); ok {
+					c.buf, c.clean = nil, 0
+					out = c.deliver(out, off, v)
+					continue
+				}
+			}
+		}
 		if n > 0 && !short {
 			continue
 		}
 		if n > 0 {
 			out = c.takeLines(out, max)
-			if c.t.bug == TornRead && len(out) < max && len(c.buf) > 0 {
-				// The bug: a short read is taken as the end of a complete
-				// log, and its partial last line as a record.
-				if off, v, ok := parsePartial(c.buf); ok {
-					c.buf = nil
-					out = c.deliver(out, off, v)
-				}
-			}
 			continue
 		}
 		// Nothing more in this chunk for now. Move on once a later chunk

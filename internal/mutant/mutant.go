@@ -67,7 +67,7 @@ var registry = []mutantDef{
 		[]string{"inconsistent-offsets", "duplicate", "nonmonotonic-poll", "producer-order", "realtime-order"}},
 	{UnsafeRotation, "decides and performs rotation outside the lock, so a producer may still append to the old chunk after readers moved on",
 		[]string{"lost-write", "poll-skip", "nonmonotonic-poll"}},
-	{TornRead, "the reader treats a short read as the tail and delivers the partial last line it ends with",
+	{TornRead, "the reader takes what one 4 KiB read gives as a whole line (fgets-style): a partial line at the live tail or the first 4 KiB of a longer record is delivered",
 		[]string{"torn"}},
 	{ResumeSkip, "a consumer resumes one past its group's position (skips the first record after the last ack)",
 		[]string{"resume-skip"}},
