@@ -161,6 +161,9 @@ func (c *client) watchExit(p *process) {
 	c.r.rec.add(op, "")
 }
 
+// InitTimeout is the least time a client gets to answer init.
+const InitTimeout = 30 * time.Second
+
 // call sends req to the current session and records the operation. It
 // returns the reply (ok or a definite failure), or errKilled when a fault
 // killed the process during or right after the call (the reply, if any,
@@ -171,8 +174,13 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 	p, conn, sess := c.proc, c.conn, c.session
 	c.mu.Unlock()
 	timeout := r.opTimeout
-	if req.Op == protocol.OpPoll {
+	switch req.Op {
+	case protocol.OpPoll:
 		timeout += time.Duration(req.TimeoutMS) * time.Millisecond
+	case protocol.OpInit:
+		// init also covers the client's start-up: an interpreter or a JVM
+		// behind a version-manager shim can take seconds on a loaded host.
+		timeout = max(timeout, InitTimeout)
 	}
 	var during *armed
 	if req.Op != protocol.OpInit && req.Op != protocol.OpClose {
