@@ -113,6 +113,8 @@ type suite struct {
 	col     *collector
 	goBench []report.BenchGoResult
 	failed  map[string]string // impl → first failure
+	// wakeModes are the bare wake-up limits measured (inotify, spin).
+	wakeModes []string
 }
 
 func (s *suite) stepf(format string, a ...any) { s.prog.step(fmt.Sprintf(format, a...)) }
@@ -207,7 +209,11 @@ func (s *suite) run(ctx context.Context) error {
 
 		// raw wake-up limits
 		wake := map[string]float64{}
-		for _, mode := range []string{"inotify", "spin"} {
+		modes := s.wakeModes
+		if modes == nil {
+			modes = []string{"inotify", "spin"}
+		}
+		for _, mode := range modes {
 			s.stepf("%s: bare wake-up, %s", tag, mode)
 			h, err := rawWake(filepath.Join(rdir, "raw"), mode, pr.WakeSamples, frames[0])
 			if err != nil {

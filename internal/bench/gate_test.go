@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestGate proves the regression gate: a baseline written on this machine
+// passes against itself, and KLBENCH_SLOW_APPEND=50us (a delay per append in
+// the in-process driver, 100× the cost of an append) makes it fail with
+// exit status 1 and a message naming the figure.
+func TestGate(t *testing.T) {
+	start := time.Now()
+	bl := filepath.Join(t.TempDir(), "baseline.json")
+	small := []string{"--count", "3000", "--reps", "5", "-q", "--gate", bl}
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(append(append([]string(nil), small...), args...), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+
+	t.Setenv("KLBENCH_SLOW_APPEND", "")
+	if code, out, errs := run("--write-baseline"); code != 0 {
+		t.Fatalf("--write-baseline: exit %d\n%s%s", code, out, errs)
+	}
+	if _, err := os.Stat(bl); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := run(); code != 0 {
+		t.Fatalf("gate without slowdown: exit %d, want 0\n%s%s", code, out, errs)
+	}
+
+	t.Setenv("KLBENCH_SLOW_APPEND", "50us")
+	code, out, errs := run()
+	if code != 1 {
+		t.Fatalf("gate with KLBENCH_SLOW_APPEND=50us: exit %d, want 1\n%s%s", code, out, errs)
+	}
+	if !strings.Contains(errs, "gate FAILED: produce/ref/ratio") || !strings.Contains(errs, "threshold") || !strings.Contains(errs, "baseline") {
+		t.Errorf("failure message does not name the figure, baseline and threshold:\n%s", errs)
+	}
+	t.Logf("gate test took %v", time.Since(start))
+}
+
+func TestGateMissingBaseline(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--gate", filepath.Join(t.TempDir(), "none.json"), "-q"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), "--write-baseline") {
+		t.Errorf("message does not say how to create the baseline: %s", errb.String())
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--nope"}, {"--reps", "0"}, {"--wait", "sleep"}, {"--fsync", "sometimes"}, {"--size", "1"},
+		{"--impl", "/nonexistent/adapter"}, {"stray"},
+	} {
+		var out, errb bytes.Buffer
+		if code := Main(args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+		if errb.Len() == 0 {
+			t.Errorf("%v: no message", args)
+		}
+	}
+}
+
+func TestUnwritableOut(t *testing.T) {
+	d := t.TempDir()
+	f := filepath.Join(d, "file")
+	os.WriteFile(f, nil, 0o644)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--out", filepath.Join(f, "sub"), "--count", "100", "--reps", "1", "-q", "--no-scale"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d, want 2", code)
+	}
+	if !strings.Contains(errb.String(), "--out") {
+		t.Errorf("message does not name --out: %s", errb.String())
+	}
+}
+
+// An impl that dies mid-run is named with its failure, exit 2.
+func TestFailingImpl(t *testing.T) {
+	d := t.TempDir()
+	script := filepath.Join(d, "dies.sh")
+	// Answers init, then exits on the first append.
+	os.WriteFile(script, []byte("#!/bin/sh\nread l; echo '{\"id\":1,\"ok\":true,\"impl\":\"dies\"}'; read l; echo boom >&2; exit 3\n"), 0o755)
+	var out, errb bytes.Buffer
+	code := Main([]string{"--impl", "dies=" + script, "--count", "100", "--reps", "1", "-q", "--no-scale", "--rate", "1000"}, &out, &errb)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "impl dies failed") || !strings.Contains(errb.String(), "boom") {
+		t.Errorf("message does not name the impl and its failure:\n%s", errb.String())
+	}
+}
+
+func TestFrameAndRawProcess(t *testing.T) {
+	d := t.TempDir()
+	var frames [][]byte
+	for i := 0; i < 100; i++ {
+		frames = append(frames, frameRecord(1700000000000000000, jsonPayload(makeValue(i, 98))))
+	}
+	if n := len(frames[0]); n != 100+47 {
+		t.Errorf("frame of a 100 B payload is %d bytes, want 147", n)
+	}
+	if len(makeValue(7, 98)) != 98 {
+		t.Errorf("makeValue length %d", len(makeValue(7, 98)))
+	}
+	path := filepath.Join(d, "f.log")
+	if _, err := rawProduce(path, frames); err != nil {
+		t.Fatal(err)
+	}
+	if _, n, err := rawProcess(path); err != nil || n != 100 {
+		t.Fatalf("rawProcess: %d lines, %v", n, err)
+	}
+}
