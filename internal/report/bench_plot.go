@@ -62,10 +62,15 @@ func BenchPercentileX(p float64) float64 {
 
 // BenchPercentileLabel is the tick label at x = n: "0%", "90%", "99%", "99.9%".
 func BenchPercentileLabel(n int) string {
-	if n == 0 {
+	switch {
+	case n <= 0:
 		return "0%"
+	case n == 1:
+		return "90%"
+	case n == 2:
+		return "99%"
 	}
-	return "99.99999999"[:n+1] + "%"
+	return "99." + strings.Repeat("9", n-2) + "%"
 }
 
 type benchPercentileTicks struct{}
@@ -73,10 +78,6 @@ type benchPercentileTicks struct{}
 func (benchPercentileTicks) Ticks(min, max float64) []plot.Tick {
 	var t []plot.Tick
 	for n := 0; n <= int(math.Ceil(max)) && n <= 9; n++ {
-		if n == 1 {
-			t = append(t, plot.Tick{Value: 1, Label: "90%"})
-			continue
-		}
 		t = append(t, plot.Tick{Value: float64(n), Label: BenchPercentileLabel(n)})
 	}
 	return t
