@@ -1,0 +1,75 @@
+// Package engine serves adapter protocol v1 over distributed engines, so
+// that kafka-lite scenarios and benchmarks run unchanged against a NATS
+// JetStream or Kafka cluster. The engine is picked by the URL scheme:
+//
+//	nats://HOST:PORT[,HOST:PORT...][?replicas=3&sync=always&ack_wait=5m]
+//	kafka://HOST:PORT[,HOST:PORT...][?replicas=3]
+//
+// docs/ENGINES.md describes the mappings and the semantic differences.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit"
+	"github.com/kafka-lite/kafka-lite/internal/engine/kafkaadapter"
+	"github.com/kafka-lite/kafka-lite/internal/engine/natsadapter"
+)
+
+// Schemes are the URL schemes Serve knows.
+var Schemes = []string{"nats", "kafka"}
+
+// IsURL reports whether impl names a built-in engine (nats://… or
+// kafka://…) rather than an implementation command.
+func IsURL(impl string) bool {
+	scheme, _, ok := strings.Cut(impl, "://")
+	if !ok {
+		return false
+	}
+	scheme = strings.ToLower(scheme)
+	for _, s := range Schemes {
+		if scheme == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Check parses rawURL and its parameters without connecting, so that a bad
+// --impl is reported before any client starts.
+func Check(rawURL string) error {
+	u, err := enginekit.ParseURL(rawURL)
+	if err != nil {
+		return err
+	}
+	switch u.Scheme {
+	case "nats":
+		_, err = natsadapter.ParseOptions(u)
+	case "kafka":
+		_, err = kafkaadapter.ParseOptions(u)
+	default:
+		err = fmt.Errorf("engine URL %q: unknown scheme %q (known: %s)", rawURL, u.Scheme, strings.Join(Schemes, ", "))
+	}
+	return err
+}
+
+// Serve runs one client of protocol v1 on in/out over the engine that
+// rawURL names, until a close request was answered (nil) or in ends. An
+// operation whose outcome the engine leaves unknown is not answered: Serve
+// returns an error wrapping enginekit.ErrIndeterminate, and the caller
+// should exit non-zero, as a client that died.
+func Serve(ctx context.Context, rawURL string, in io.Reader, out io.Writer) error {
+	if err := Check(rawURL); err != nil {
+		return err
+	}
+	u, _ := enginekit.ParseURL(rawURL) // checked above
+	switch u.Scheme {
+	case "nats":
+		return natsadapter.Serve(ctx, u, in, out)
+	default: // "kafka", as Check allows no other
+		return kafkaadapter.Serve(ctx, u, in, out)
+	}
+}

@@ -1,0 +1,73 @@
+// Package natsserver starts an embedded NATS server with JetStream, for the
+// NATS adapter's tests and for the klnats command. It is a separate package
+// so that programs using only the adapter do not link the server.
+package natsserver
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Config configures Start.
+type Config struct {
+	// Host to listen on; default 127.0.0.1.
+	Host string
+	// Port to listen on; 0 picks a free port.
+	Port int
+	// StoreDir is JetStream's storage directory (required).
+	StoreDir string
+	// SyncAlways makes JetStream fsync every write (sync_interval: always).
+	SyncAlways bool
+	// SyncInterval is JetStream's sync_interval; 0 keeps the default (2m).
+	SyncInterval time.Duration
+	// Logs enables the server's log on stderr.
+	Logs bool
+}
+
+// Start starts a server with JetStream and waits until it accepts
+// connections. Its URL is s.ClientURL(); stop it with Shutdown and
+// WaitForShutdown.
+func Start(c Config) (*server.Server, error) {
+	if c.StoreDir == "" {
+		return nil, errors.New("natsserver: StoreDir is required")
+	}
+	host := c.Host
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	port := c.Port
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	opts := &server.Options{
+		ServerName:   "klnats",
+		Host:         host,
+		Port:         port,
+		JetStream:    true,
+		StoreDir:     c.StoreDir,
+		SyncAlways:   c.SyncAlways,
+		SyncInterval: c.SyncInterval,
+		NoSigs:       true,
+		NoLog:        !c.Logs,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("natsserver: new server: %w", err)
+	}
+	if c.Logs {
+		s.ConfigureLogger()
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("natsserver: not ready for connections on %s:%d after 10s", host, c.Port)
+	}
+	if !s.JetStreamEnabled() {
+		s.Shutdown()
+		return nil, errors.New("natsserver: JetStream did not start")
+	}
+	return s, nil
+}
