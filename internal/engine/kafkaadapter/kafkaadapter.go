@@ -300,6 +300,11 @@ func (h *handler) startOffset(ctx context.Context, adm *kadm.Client, start strin
 		}
 	default: // acked
 		resps, err := adm.FetchOffsets(ctx, h.group)
+		if errors.Is(err, kerr.GroupIDNotFound) {
+			// Kafka answers an unknown group with no offsets; kfake
+			// answers GROUP_ID_NOT_FOUND. Both mean: nothing committed.
+			return kgo.NewOffset().AtStart(), nil
+		}
 		if err != nil {
 			return kgo.Offset{}, fmt.Errorf("committed offset of group %s: %w", h.group, err)
 		}
