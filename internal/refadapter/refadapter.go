@@ -9,17 +9,20 @@ package refadapter
 
 import (
 	"context"
-	"fmt"
 	"io"
 
+	"github.com/kafka-lite/kafka-lite/internal/mutant"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
 // Serve runs one client of the protocol on in/out until close or EOF.
-// mutant names a deliberately broken variant ("" for the correct one).
-func Serve(ctx context.Context, in io.Reader, out io.Writer, mutant string) error {
-	if mutant != "" {
-		return fmt.Errorf("unknown mutant %q", mutant)
+// mutantName selects a deliberately broken implementation from
+// internal/mutant (see docs/MUTANTS.md); "" serves the reference.
+func Serve(ctx context.Context, in io.Reader, out io.Writer, mutantName string) error {
+	if mutantName != "" {
+		// The deliberately broken implementations of internal/mutant, which
+		// klcheck's own tests must reject.
+		return mutant.Serve(ctx, in, out, mutantName)
 	}
 	return protocol.Serve(ctx, in, out, &handler{})
 }
