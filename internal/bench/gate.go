@@ -47,7 +47,7 @@ var gateFigures = []struct {
 	factor   float64
 }{
 	{"produce/ref/ratio", "produce: ref rate ÷ bare O_APPEND loop rate", 0.6},
-	{"process/ref/ratio", "process: ref rate ÷ bare ReadFile+split rate", 0.5},
+	{"process/ref/ratio", "process: ref rate ÷ bare read-and-split rate", 0.5},
 	{"e2e@10k/s inotify/ref/ratio", "e2e at 10k msg/s with inotify: bare inotify wake-up p50 ÷ ref e2e p50", 0.4},
 }
 

@@ -179,7 +179,7 @@ func (s *suite) run(ctx context.Context) error {
 		}
 
 		// process
-		s.stepf("%s: process, raw ReadFile+split", tag)
+		s.stepf("%s: process, raw read+split", tag)
 		chunk := refChunk
 		if chunk == "" {
 			chunk = rawPath
@@ -339,7 +339,7 @@ func (s *suite) rows() []report.BenchRow {
 	}
 	for _, im := range s.impls {
 		r := row("process", "1 consumer reads them all", publishedProcess, im.Name(), "ms",
-			"process/"+im.Name()+"/time", "process/raw/time", "ReadFile+split", "process/"+im.Name()+"/ratio")
+			"process/"+im.Name()+"/time", "process/raw/time", "read+split", "process/"+im.Name()+"/ratio")
 		if _, ok := im.(*refImpl); ok && r.Error == "" {
 			r.Target, r.Verdict = "≥ 0.30× raw", verdict(r.Ratio >= 0.3)
 		}
