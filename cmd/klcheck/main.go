@@ -4,7 +4,7 @@
 //
 //	klcheck [--impl CMD] [--scenario NAME|FILE]... [--seed N] [--out DIR]
 //	        [--quick] [--list] [--keep] [--verbose]
-//	klcheck adapter [--mutant NAME]
+//	klcheck adapter [--mutant NAME | --engine URL]
 //
 // Exit status: 0 when every scenario passed (skips allowed), 1 when a check
 // found an anomaly, 2 for a usage, configuration or harness error.
@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/refadapter"
 	"github.com/kafka-lite/kafka-lite/internal/report"
 	"github.com/kafka-lite/kafka-lite/internal/run"
@@ -36,6 +37,19 @@ const (
 	exitAnomaly = 1
 	exitError   = 2
 )
+
+// The built-in engine adapters: --impl nats://… and kafka://… run
+// `klcheck adapter --engine URL`, after the URL is checked.
+func init() {
+	for _, scheme := range engine.Schemes {
+		run.RegisterEngine(scheme, func(self, url string) ([]string, error) {
+			if err := engine.Check(url); err != nil {
+				return nil, err
+			}
+			return run.AdapterEngine(self, url)
+		})
+	}
+}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -244,13 +258,16 @@ func adapterMain(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	fs := flag.NewFlagSet("klcheck adapter", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	mutant := fs.String("mutant", "", "run the named deliberately broken variant of the reference")
-	engine := fs.String("engine", "", "serve another engine at `URL` (not available yet)")
+	engineURL := fs.String("engine", "", "serve a built-in engine adapter for `URL` (nats://HOST:PORT, kafka://HOST:PORT)")
 	if err := fs.Parse(args); err != nil {
 		return exitError
 	}
-	if *engine != "" {
-		fmt.Fprintf(stderr, "klcheck adapter: --engine %s: no engine adapters are built in yet\n", *engine)
-		return exitError
+	if *engineURL != "" {
+		if err := engine.Serve(ctx, *engineURL, stdin, stdout); err != nil {
+			fmt.Fprintf(stderr, "klcheck adapter: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if err := refadapter.Serve(ctx, stdin, stdout, *mutant); err != nil {
 		fmt.Fprintf(stderr, "klcheck adapter: %v\n", err)

@@ -15,6 +15,11 @@ import (
 var fakeImpl string
 
 func TestMain(m *testing.M) {
+	// klcheck runs itself as the adapter of the reference and of the
+	// engines; in tests "itself" is this test binary.
+	if len(os.Args) > 1 && os.Args[1] == "adapter" {
+		os.Exit(realMain(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, false))
+	}
 	dir, err := os.MkdirTemp("", "klcheck-cli-test-")
 	if err != nil {
 		panic(err)
@@ -121,7 +126,8 @@ func TestExitStatus2(t *testing.T) {
 		{"unknown scenario", []string{"--scenario", "no-such-scenario"}, "neither a built-in"},
 		{"out under a file", []string{"--impl", fakeImpl + " --mode ok", "--scenario", good, "--out", filepath.Join(regular, "out")}, "not writable"},
 		{"impl exits at once", []string{"--impl", fakeImpl + " --mode exit-early", "--scenario", good}, "exit status 3"},
-		{"unknown engine", []string{"--impl", "nats://localhost:4222", "--scenario", good}, "no engine adapter"},
+		{"unknown engine", []string{"--impl", "mqtt://localhost:1883", "--scenario", good}, "no engine adapter"},
+		{"unreachable engine", []string{"--impl", "nats://127.0.0.1:1", "--scenario", good}, "127.0.0.1:1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errs := klcheck(t, tt.args...)

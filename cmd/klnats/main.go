@@ -3,7 +3,7 @@
 // nats://127.0.0.1:PORT without installing nats-server, and so that a fault
 // injector can kill it.
 //
-//	klnats --port 4222 --store /tmp/klnats [--host 127.0.0.1] [--sync always|DURATION] [--logs]
+//	klnats --port 4222 --store /tmp/klnats [--host 127.0.0.1] [--sync always|DURATION] [--max-payload BYTES] [--logs]
 package main
 
 import (
@@ -22,19 +22,24 @@ func main() {
 	port := flag.Int("port", 4222, "client port (0 = any free port)")
 	store := flag.String("store", "", "JetStream storage directory (required)")
 	sync := flag.String("sync", "", `JetStream sync_interval: "always" or a duration (default: the server's, 2m)`)
+	maxPayload := flag.Int("max-payload", 0, "largest message in bytes (0 = the NATS default, 1 MiB; klcheck's record-sizes needs more)")
 	logs := flag.Bool("logs", false, "write the server log to stderr")
 	flag.Parse()
-	if err := run(*host, *port, *store, *sync, *logs); err != nil {
+	if *maxPayload < 0 || *maxPayload > 64<<20 {
+		fmt.Fprintln(os.Stderr, "klnats: --max-payload must be 0 to 64 MiB")
+		os.Exit(2)
+	}
+	if err := run(*host, *port, *store, *sync, int32(*maxPayload), *logs); err != nil {
 		fmt.Fprintln(os.Stderr, "klnats:", err)
 		os.Exit(1)
 	}
 }
 
-func run(host string, port int, store, sync string, logs bool) error {
+func run(host string, port int, store, sync string, maxPayload int32, logs bool) error {
 	if store == "" {
 		return fmt.Errorf("--store is required")
 	}
-	c := natsserver.Config{Host: host, Port: port, StoreDir: store, Logs: logs}
+	c := natsserver.Config{Host: host, Port: port, StoreDir: store, MaxPayload: maxPayload, Logs: logs}
 	switch sync {
 	case "":
 	case "always":

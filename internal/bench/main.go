@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/refadapter"
 	"github.com/kafka-lite/kafka-lite/internal/report"
 	"github.com/kafka-lite/kafka-lite/ref"
@@ -86,7 +87,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		var err error
 		switch args[0] {
 		case "adapter":
-			err = refadapter.Serve(ctx, os.Stdin, os.Stdout, "")
+			if len(args) == 3 && args[1] == "--engine" {
+				err = engine.Serve(ctx, args[2], os.Stdin, os.Stdout)
+			} else {
+				err = refadapter.Serve(ctx, os.Stdin, os.Stdout, "")
+			}
 			return exitErr(stderr, err)
 		case "null-adapter":
 			err = ServeNull(ctx, os.Stdin, os.Stdout)

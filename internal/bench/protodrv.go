@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"github.com/kafka-lite/kafka-lite/internal/engine"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -55,6 +57,13 @@ func parseImpl(spec string, self string, batch, pollMax int, r *refImpl) (impl, 
 		return &protoImpl{name: "ref-adapter", argv: []string{self, "adapter"}, batch: batch, pollMax: pollMax}, nil
 	case "null", "null-adapter":
 		return &protoImpl{name: "null-adapter", argv: []string{self, "null-adapter"}, batch: batch, pollMax: pollMax}, nil
+	}
+	if engine.IsURL(spec) {
+		if err := engine.Check(spec); err != nil {
+			return nil, fmt.Errorf("--impl %q: %w", spec, err)
+		}
+		name := spec[:strings.Index(spec, "://")]
+		return &protoImpl{name: name, argv: []string{self, "adapter", "--engine", spec}, batch: batch, pollMax: pollMax}, nil
 	}
 	name := ""
 	cmd := spec

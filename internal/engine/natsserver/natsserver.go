@@ -23,6 +23,9 @@ type Config struct {
 	SyncAlways bool
 	// SyncInterval is JetStream's sync_interval; 0 keeps the default (2m).
 	SyncInterval time.Duration
+	// MaxPayload is the largest message the server accepts; 0 keeps the
+	// NATS default of 1 MiB, which refuses klcheck's 1 MiB + 100 B values.
+	MaxPayload int32
 	// Logs enables the server's log on stderr.
 	Logs bool
 }
@@ -50,6 +53,7 @@ func Start(c Config) (*server.Server, error) {
 		StoreDir:     c.StoreDir,
 		SyncAlways:   c.SyncAlways,
 		SyncInterval: c.SyncInterval,
+		MaxPayload:   c.MaxPayload,
 		NoSigs:       true,
 		NoLog:        !c.Logs,
 	}
