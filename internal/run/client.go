@@ -161,9 +161,6 @@ func (c *client) watchExit(p *process) {
 	c.r.rec.add(op, "")
 }
 
-// InitTimeout is the least time a client gets to answer init.
-const InitTimeout = 30 * time.Second
-
 // call sends req to the current session and records the operation. It
 // returns the reply (ok or a definite failure), or errKilled when a fault
 // killed the process during or right after the call (the reply, if any,
@@ -180,7 +177,7 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 	case protocol.OpInit:
 		// init also covers the client's start-up: an interpreter or a JVM
 		// behind a version-manager shim can take seconds on a loaded host.
-		timeout = max(timeout, InitTimeout)
+		timeout = max(timeout, time.Duration(r.sc.Timeouts.InitMS)*time.Millisecond)
 	}
 	var during *armed
 	if req.Op != protocol.OpInit && req.Op != protocol.OpClose {

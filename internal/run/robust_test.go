@@ -24,6 +24,7 @@ consumers:
     poll_timeout_ms: 20
 timeouts:
   op_ms: 700
+  init_ms: 700
   stuck_ms: 500
   drain_s: 5
   run_s: 10
@@ -215,6 +216,21 @@ func TestStuckDrainReader(t *testing.T) {
 		if c.Check == "liveness" && (c.Status != "FAIL" || !strings.Contains(c.Anomalies[0].Examples[0].Explanation, "made no progress")) {
 			t.Errorf("liveness %+v", c)
 		}
+	}
+	noChildren(t)
+}
+
+// TestStrayWrite: an implementation that writes outside the directory it
+// was given is a harness error (exit 2), naming what it wrote.
+func TestStrayWrite(t *testing.T) {
+	sc := parseScenario(t, tinyScenario)
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "stray-write")})
+	var he *HarnessError
+	if !errors.As(err, &he) || he.Kind != "stray-write" {
+		t.Fatalf("err = %v, want a stray-write HarnessError", err)
+	}
+	if res.Status != StatusError || !strings.Contains(err.Error(), "stray-p1") {
+		t.Fatalf("status %s, diagnosis %q", res.Status, err)
 	}
 	noChildren(t)
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,7 +126,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		res.Status, res.Reason = StatusError, he.Error()
 		return res, he
 	}
-	r.topicRoot, res.TopicDir = dir, dir
+	// Clients get dir/data; anything else that appears in dir was written
+	// outside the directory they were given.
+	data := filepath.Join(dir, dataDirName)
+	if err := os.Mkdir(data, 0o755); err != nil {
+		he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	}
+	r.topicRoot, res.TopicDir = data, data
 	if !opts.Keep {
 		defer func() {
 			r.procs.killAll(reapTimeout)
@@ -151,6 +160,10 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 	}
 	stopProgress()
 	r.procs.killAll(reapTimeout)
+	if stray := strayEntries(dir); len(stray) > 0 {
+		r.wrap(&HarnessError{Scenario: sc.Name, Kind: "stray-write",
+			Detail: fmt.Sprintf("the implementation wrote outside the directory it was given (%s): %s", data, strings.Join(stray, ", "))})
+	}
 
 	res.Note = note
 	res.ImplName = r.name()
@@ -190,6 +203,26 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		}
 	}
 	return res, nil
+}
+
+// dataDirName is the directory, inside a run's temporary directory, that
+// clients are given in init.
+const dataDirName = "data"
+
+// strayEntries lists what is in a run's temporary directory besides the
+// clients' data directory.
+func strayEntries(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return []string{fmt.Sprintf("(cannot list %s: %v)", dir, err)}
+	}
+	var out []string
+	for _, e := range ents {
+		if e.Name() != dataDirName {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
 }
 
 // mainPhase runs the producers, consumers and faults until the producers

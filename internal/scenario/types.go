@@ -143,6 +143,10 @@ type Timeouts struct {
 	RunS    int `yaml:"run_s"`    // the main phase (default 120)
 	DrainS  int `yaml:"drain_s"`  // the final drain (default 60)
 	StuckMS int `yaml:"stuck_ms"` // a drain consumer making no progress while records remain (default 5000)
+	// InitMS bounds the reply to init, which includes the client's start-up
+	// (an interpreter behind a version-manager shim, a JVM): default 30000,
+	// and never less than OpMS.
+	InitMS int `yaml:"init_ms"`
 }
 
 // Quick is how --quick scales a scenario down.

@@ -23,6 +23,7 @@ const (
 	DefaultRunS          = 120
 	DefaultDrainS        = 60
 	DefaultStuckMS       = 5000
+	DefaultInitMS        = 30000
 	DefaultQuickScale    = 0.1
 	DefaultGapDist       = GapExponential
 	DefaultProbability   = 1.0
@@ -131,6 +132,9 @@ func (s *Scenario) ApplyDefaults() {
 	if t.DrainS == 0 {
 		t.DrainS = DefaultDrainS
 	}
+	if t.InitMS == 0 {
+		t.InitMS = DefaultInitMS
+	}
 	if t.StuckMS == 0 {
 		t.StuckMS = DefaultStuckMS
 	}
@@ -215,6 +219,7 @@ func (s *Scenario) Validate() error {
 	v.atLeast("timeouts.run_s", int64(tm.RunS), 1)
 	v.atLeast("timeouts.drain_s", int64(tm.DrainS), 1)
 	v.atLeast("timeouts.stuck_ms", int64(tm.StuckMS), 1)
+	v.atLeast("timeouts.init_ms", int64(tm.InitMS), 1)
 
 	validateNames(v, "checks", s.Checks, checkNames)
 	validateNames(v, "histograms", s.Histograms, histogramNames)

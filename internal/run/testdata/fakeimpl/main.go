@@ -23,12 +23,13 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "ok", "ok, garbage, exit-early, hang, wrong-id, huge-line, unsupported, slow-init")
+	mode := flag.String("mode", "ok", "ok, stray-write (ok, but also writes next to its directory), garbage, exit-early, hang, wrong-id, huge-line, unsupported, slow-init")
 	stallAt := flag.Int64("stall-at", -1, "ok mode: drain consumers never get past this offset (a stuck reader)")
 	flag.Parse()
 	fmt.Fprintf(os.Stderr, "fakeimpl: mode %s, pid %d\n", *mode, os.Getpid())
-	if *mode == "ok" {
-		if err := protocol.Serve(context.Background(), os.Stdin, os.Stdout, &handler{stallAt: *stallAt}); err != nil {
+	if *mode == "ok" || *mode == "stray-write" {
+		h := &handler{stallAt: *stallAt, stray: *mode == "stray-write"}
+		if err := protocol.Serve(context.Background(), os.Stdin, os.Stdout, h); err != nil {
 			fmt.Fprintf(os.Stderr, "fakeimpl: %v\n", err)
 			os.Exit(1)
 		}
@@ -96,9 +97,15 @@ type handler struct {
 	scanOff int64
 	stallAt int64 // >= 0: a drain consumer stops at this offset
 	client  string
+	stray   bool // write a file next to the directory given in init
 }
 
 func (h *handler) Init(req *protocol.Request) (string, error) {
+	if h.stray {
+		if err := os.WriteFile(filepath.Join(req.Dir, "..", "stray-"+req.Client), []byte("oops"), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "fakeimpl:", err)
+		}
+	}
 	if req.Config != nil && req.Config.Fsync == protocol.FsyncInterval {
 		return "", protocol.Unsupported("fsync interval")
 	}
