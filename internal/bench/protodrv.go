@@ -269,6 +269,7 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 	go func() {
 		defer wg.Done()
 		got := 0
+		lastOff := int64(-1 << 62)
 		for got < n {
 			rep, err := cons.call(ctx, &protocol.Request{Op: protocol.OpPoll, Max: p.pollMax, TimeoutMS: 1000})
 			if err != nil {
@@ -277,18 +278,23 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 				return
 			}
 			now := mono()
-			for _, r := range rep.Records {
-				if r.Offset < 0 || r.Offset >= int64(n) {
-					cerr = fmt.Errorf("consumer: offset %d out of range 0..%d", r.Offset, n-1)
+			// One producer, a fresh topic, a consumer from the start: the
+			// i-th record delivered is the i-th sent. Offsets need only
+			// increase (engines may start at 1, as JetStream does).
+			for j, r := range rep.Records {
+				i := int64(got + j)
+				if i >= int64(n) || r.Offset <= lastOff {
+					cerr = fmt.Errorf("consumer: record %d at offset %d after offset %d (of %d sent)", i, r.Offset, lastOff, n)
 					cancel()
 					return
 				}
-				s := sent[r.Offset].Load()
+				lastOff = r.Offset
+				s := sent[i].Load()
 				record(res.e2e, now-s)
 				if interval > 0 {
-					record(res.intended, now-(start+r.Offset*interval))
+					record(res.intended, now-(start+i*interval))
 				}
-				if r.Offset == int64(n-1) {
+				if i == int64(n-1) {
 					res.newest = now - s
 				}
 			}
@@ -302,7 +308,7 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 		for i := 0; i < n; {
 			j := min(i+p.batch, n)
 			if interval > 0 {
-				sleepUntil(start + int64(i)*interval)
+				sleepUntil(start+int64(i)*interval, true)
 				due := int((mono()-start)/interval) + 1
 				j = min(max(due, i+1), i+p.batch, n)
 			}

@@ -208,7 +208,7 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 		slow := int64(r.slow)
 		for i, v := range pl {
 			if interval > 0 {
-				sleepUntil(start + int64(i)*interval)
+				sleepUntil(start+int64(i)*interval, spec.wait != ref.WaitSpin)
 			}
 			s := mono()
 			sent[i].Store(s)
