@@ -110,6 +110,16 @@ func TestPassWithFakeImpl(t *testing.T) {
 func TestExitStatus2(t *testing.T) {
 	good := writeScenario(t, okScenario)
 	bad := writeScenario(t, "name: bad\nproducers:\n  - count: 1\n    messages: 10\n    colour: blue\n")
+	// A full disk: the history file is a link to /dev/full, where every
+	// write fails with ENOSPC.
+	full := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(full, "cli-small"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(full, "cli-small", "history.jsonl")); err != nil {
+		t.Fatal(err)
+	}
+	impossible := writeScenario(t, "name: impossible\nproducers:\n  - count: 2\n    messages: 10\n    batch: 20\n    size: {range: [500, 100]}\n")
 	regular := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(regular, nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -123,6 +133,8 @@ func TestExitStatus2(t *testing.T) {
 		{"bad seed", []string{"--seed", "x"}, "not an integer"},
 		{"missing impl", []string{"--impl", "/no/such/impl", "--scenario", good}, "/no/such/impl"},
 		{"malformed scenario", []string{"--scenario", bad}, "s.yaml:5"},
+		{"impossible numbers", []string{"--scenario", impossible}, "batch"},
+		{"full --out disk", []string{"--impl", fakeImpl + " --mode ok", "--scenario", good, "--out", full}, "no space left on device"},
 		{"unknown scenario", []string{"--scenario", "no-such-scenario"}, "neither a built-in"},
 		{"out under a file", []string{"--impl", fakeImpl + " --mode ok", "--scenario", good, "--out", filepath.Join(regular, "out")}, "not writable"},
 		{"impl exits at once", []string{"--impl", fakeImpl + " --mode exit-early", "--scenario", good}, "exit status 3"},
