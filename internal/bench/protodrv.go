@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"github.com/kafka-lite/kafka-lite/internal/engine"
 
 	"bytes"
@@ -85,11 +86,13 @@ func parseImpl(spec string, self string, batch, pollMax int, r *refImpl) (impl, 
 
 // client is one running adapter process.
 type client struct {
-	impl   string
-	cmd    *exec.Cmd
-	conn   *protocol.Conn
-	stdin  io.WriteCloser
-	stderr *tailBuffer
+	impl    string
+	cmd     *exec.Cmd
+	conn    *protocol.Conn
+	stdin   io.WriteCloser
+	stderr  *tailBuffer
+	done    chan struct{} // closed when the process has exited and been reaped
+	waitErr error
 }
 
 // tailBuffer keeps the last 4 KiB written to it (an adapter's stderr).
@@ -132,7 +135,11 @@ func (p *protoImpl) start(ctx context.Context, dir, role, clientName string) (*c
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %q: %w", strings.Join(p.argv, " "), err)
 	}
-	c := &client{impl: p.name, cmd: cmd, conn: protocol.NewConn(stdin, stdout, 256<<20), stdin: stdin, stderr: tb}
+	c := &client{impl: p.name, cmd: cmd, conn: protocol.NewConn(stdin, stdout, 256<<20), stdin: stdin, stderr: tb,
+		done: make(chan struct{})}
+	// Wait also waits for the copy of stderr, so after done the tail is
+	// complete.
+	go func() { c.waitErr = cmd.Wait(); close(c.done) }()
 	req := &protocol.Request{Op: protocol.OpInit, Dir: dir, Topic: topicName, Client: clientName, Role: role,
 		Config: &protocol.Config{Fsync: protocol.FsyncNever}}
 	if role == protocol.RoleConsumer {
@@ -151,6 +158,14 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 		err = fmt.Errorf("%s failed: %s (%s)", req.Op, rep.Error, rep.Code)
 	}
 	if err != nil {
+		var ce *protocol.CallError
+		if errors.As(err, &ce) && ce.Kind == protocol.FailEOF {
+			// The adapter died: let its last words reach the tail.
+			select {
+			case <-c.done:
+			case <-time.After(2 * time.Second):
+			}
+		}
 		if s := c.stderr.String(); s != "" {
 			if len(s) > 600 {
 				s = "…" + s[len(s)-600:]
@@ -165,16 +180,14 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 func (c *client) close(ctx context.Context) error {
 	_, err := c.call(ctx, &protocol.Request{Op: protocol.OpClose})
 	c.stdin.Close()
-	done := make(chan error, 1)
-	go func() { done <- c.cmd.Wait() }()
 	select {
-	case werr := <-done:
-		if err == nil && werr != nil {
-			err = fmt.Errorf("adapter exited: %w", werr)
+	case <-c.done:
+		if err == nil && c.waitErr != nil {
+			err = fmt.Errorf("adapter exited: %w", c.waitErr)
 		}
 	case <-time.After(5 * time.Second):
-		c.cmd.Process.Kill()
-		<-done
+		_ = c.cmd.Process.Kill()
+		<-c.done
 	}
 	return err
 }
@@ -182,7 +195,7 @@ func (c *client) close(ctx context.Context) error {
 func (c *client) kill() {
 	c.stdin.Close()
 	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	<-c.done
 }
 
 func (p *protoImpl) produce(ctx context.Context, dir string, vals []string) (produceResult, error) {

@@ -165,3 +165,29 @@ func CodeOf(err error) string {
 
 // Int64 returns a pointer to v, for Request.Offset and Reply.Offsets.
 func Int64(v int64) *int64 { return &v }
+
+// CheckInit validates the fields of an init request that every
+// implementation reads the same way: a topic, a known role, and for a
+// consumer a known start, with a group when it starts from its acks. The
+// errors are Invalid.
+func CheckInit(req *Request) error {
+	if req.Topic == "" {
+		return Invalid("empty topic")
+	}
+	switch req.Role {
+	case RoleProducer:
+	case RoleConsumer:
+		switch req.Start {
+		case StartEarliest, StartLatest:
+		case StartAcked, "":
+			if req.Group == "" {
+				return Invalid("start %q needs a group", StartAcked)
+			}
+		default:
+			return Invalid("unknown start %q", req.Start)
+		}
+	default:
+		return Invalid("unknown role %q", req.Role)
+	}
+	return nil
+}

@@ -36,26 +36,15 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var copts ref.ConsumerOptions
-	switch req.Role {
-	case protocol.RoleProducer:
-	case protocol.RoleConsumer:
-		copts.Group = req.Group
-		switch req.Start {
-		case protocol.StartEarliest:
-			copts.From = ref.FromEarliest
-		case protocol.StartLatest:
-			copts.From = ref.FromLatest
-		case protocol.StartAcked, "":
-			if req.Group == "" {
-				return "", protocol.Invalid("start %q needs a group", protocol.StartAcked)
-			}
-			copts.From = ref.FromAcked
-		default:
-			return "", protocol.Invalid("unknown start %q", req.Start)
-		}
-	default:
-		return "", protocol.Invalid("unknown role %q", req.Role)
+	if err := protocol.CheckInit(req); err != nil {
+		return "", err
+	}
+	copts := ref.ConsumerOptions{Group: req.Group, From: ref.FromAcked}
+	switch req.Start {
+	case protocol.StartEarliest:
+		copts.From = ref.FromEarliest
+	case protocol.StartLatest:
+		copts.From = ref.FromLatest
 	}
 	t, err := ref.Open(req.Dir, req.Topic, opts)
 	if errors.Is(err, ref.ErrBadName) {

@@ -212,23 +212,8 @@ func (h *handler) opCtx() (context.Context, context.CancelFunc) {
 }
 
 func (h *handler) Init(req *protocol.Request) (string, error) {
-	switch req.Role {
-	case protocol.RoleProducer:
-	case protocol.RoleConsumer:
-		switch req.Start {
-		case protocol.StartEarliest, protocol.StartLatest:
-		case protocol.StartAcked, "":
-			if req.Group == "" {
-				return "", protocol.Invalid("start %q needs a group", protocol.StartAcked)
-			}
-		default:
-			return "", protocol.Invalid("unknown start %q", req.Start)
-		}
-	default:
-		return "", protocol.Invalid("unknown role %q", req.Role)
-	}
-	if req.Topic == "" {
-		return "", protocol.Invalid("empty topic")
+	if err := protocol.CheckInit(req); err != nil {
+		return "", err
 	}
 	stream, subject, durable := Names(req.Dir, req.Topic, req.Group)
 	sc, err := StreamConfig(stream, subject, req.Config, h.opts)
