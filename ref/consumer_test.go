@@ -290,3 +290,55 @@ func TestLostControlFileIsRebuilt(t *testing.T) {
 		require.Equal(t, fmt.Sprintf(`{"i":%d}`, i), string(r.Value))
 	}
 }
+
+// TestStalledProducerAndRetention: a producer stalls (think SIGSTOP) around
+// its write while other producers rotate so far that retention deletes the
+// chunk it wrote to. If its record landed before the seal, it was in the
+// log and must not be written again; if after, it was void and must be.
+// Either way Append succeeds and no reader sees the record twice.
+func TestStalledProducerAndRetention(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		beforeWrite bool // the rotations happen before the stalled write (so it lands after the seal)
+		wantCopies  int  // copies of the record in the surviving log
+	}{
+		{"landed before the seal: in the log, deleted by retention", false, 0},
+		{"landed after the seal: void, written again", true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			o := Options{ChunkRecords: 2, RetainChunks: 2}
+			tp := openTopic(t, dir, o)
+			stalled, err := tp.NewProducer()
+			require.NoError(t, err)
+			defer stalled.Close()
+			other, err := tp.NewProducer()
+			require.NoError(t, err)
+			defer other.Close()
+			appendN(t, stalled, 0, 1) // chunk 0 has one record; stalled holds chunk 0
+			rotateAway := func() {
+				appendN(t, other, 100, 9) // many rotations; retention deletes chunk 0
+				_, err := os.Stat(tp.chunkPath(0))
+				require.ErrorIs(t, err, os.ErrNotExist, "chunk 0 should be deleted")
+			}
+			if tc.beforeWrite {
+				stalled.testHookBeforeWrite = func() { stalled.testHookBeforeWrite = nil; rotateAway() }
+			} else {
+				stalled.testHookAfterWrite = func() { stalled.testHookAfterWrite = nil; rotateAway() }
+			}
+			_, err = stalled.Append([]byte(`{"i":"stalled"}`))
+			require.NoError(t, err)
+			c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest})
+			require.NoError(t, err)
+			defer c.Close()
+			recs := readToEnd(t, c, 0, 5*time.Second)
+			copies := 0
+			for _, r := range recs {
+				if string(r.Value) == `{"i":"stalled"}` {
+					copies++
+				}
+			}
+			require.Equal(t, tc.wantCopies, copies)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package ref
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -44,6 +45,9 @@ type Producer struct {
 	// testHookBeforeWrite, if set, runs between the first load of gen and
 	// the write: tests use it to force a rotation into that window.
 	testHookBeforeWrite func()
+	// testHookAfterWrite, if set, runs between the write and the second
+	// load of gen.
+	testHookAfterWrite func()
 }
 
 // NewProducer returns a producer for t.
@@ -120,6 +124,9 @@ func (p *Producer) write(frame []byte, nrec int) error {
 		if n < len(frame) {
 			return fmt.Errorf("append to %s chunk %d: %w: %d of %d bytes written", p.t.name, c, ErrShortWrite, n, len(frame))
 		}
+		if p.testHookAfterWrite != nil {
+			p.testHookAfterWrite()
+		}
 		if p.t.ctl.gen() != g1 {
 			in, err := p.landedBeforeSeal(c, int64(n))
 			if err != nil {
@@ -152,13 +159,17 @@ func (p *Producer) landedBeforeSeal(c uint64, n int64) (bool, error) {
 	}
 	// gen moved past 2c, so sealing c has begun; make sure it is finished so
 	// that the first seal is in the file.
-	if err := p.t.finishRotation(c); err != nil {
+	if err := p.t.finishRotation(c); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return false, err
 	}
-	sealPos, _, sealed, err := p.t.sealInfo(c)
+	// Read the chunk through our own descriptor: retention may have
+	// unlinked it meanwhile, and its bytes decide whether our record was in
+	// the log (then deleted with it, legitimately) or void.
+	data, err := readFD(p.fd)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("read chunk %d: %w", c, err)
 	}
+	sealPos, _, sealed := scanSeal(data)
 	if !sealed {
 		return false, fmt.Errorf("chunk %d: rotation finished but no seal found", c)
 	}
@@ -176,12 +187,35 @@ func (p *Producer) openChunk(c uint64) error {
 		_ = unix.Close(p.fd)
 		p.fd = -1
 	}
-	fd, err := unix.Open(p.t.chunkPath(c), unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+	// Read-write: the rare slow path reads the chunk back through this
+	// descriptor, even after retention unlinked it.
+	fd, err := unix.Open(p.t.chunkPath(c), unix.O_RDWR|unix.O_APPEND|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open chunk %d of %s: %w", c, p.t.name, err)
 	}
 	p.fd, p.chunk = fd, c
 	return nil
+}
+
+// readFD reads a whole file through a descriptor, without moving its
+// position.
+func readFD(fd int) ([]byte, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	data := make([]byte, st.Size)
+	for off := 0; off < len(data); {
+		n, err := unix.Pread(fd, data[off:], int64(off))
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return data[:off], nil
+		}
+		off += n
+	}
+	return data, nil
 }
 
 // synced applies the fsync policy after a successful write.

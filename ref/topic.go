@@ -182,6 +182,13 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("read chunk %d: %w", n, err)
 	}
+	pos, count, sealed = scanSeal(data)
+	return pos, count, sealed, nil
+}
+
+// scanSeal finds the first seal in a chunk's bytes: its position, the valid
+// data records before it, and whether there is one.
+func scanSeal(data []byte) (pos int64, count int64, sealed bool) {
 	p := 0
 	for p < len(data) {
 		step, size, fr, _, _ := scanOne(data[p:])
@@ -193,12 +200,12 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 			case kindData:
 				count++
 			case kindSeal:
-				return int64(p), count, true, nil
+				return int64(p), count, true
 			}
 		}
 		p += size
 	}
-	return 0, count, false, nil
+	return 0, count, false
 }
 
 // appendSeal appends a seal record to chunk n. Only call it once gen shows
