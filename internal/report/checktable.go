@@ -91,14 +91,27 @@ func WriteCheckTable(w io.Writer, results []*run.Result) error {
 	return ew.err
 }
 
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 // writeDetails writes what went wrong in one scenario.
 func writeDetails(ew *errWriter, r *run.Result) {
-	replay := fmt.Sprintf("replay: klcheck --scenario %s --seed %d", r.Scenario, r.Seed)
+	// A built-in is replayed by name, a scenario file by its path.
+	which := r.Scenario
+	if r.File != "" && !strings.HasPrefix(r.File, scenario.BuiltinPrefix) {
+		which = r.File
+	}
+	replay := fmt.Sprintf("replay: klcheck --scenario %s --seed %d", shellQuote(which), r.Seed)
 	if r.Quick {
 		replay += " --quick"
 	}
 	if r.Impl.Spec != "" {
-		replay += fmt.Sprintf(" --impl '%s'", r.Impl.Spec)
+		replay += " --impl " + shellQuote(r.Impl.Spec)
 	}
 	switch r.Status {
 	case run.StatusSkip:
