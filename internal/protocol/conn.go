@@ -65,25 +65,48 @@ type Conn struct {
 
 	mu     sync.Mutex
 	broken error
+
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // NewConn starts reading replies from stdout. Lines over maxLine bytes break
 // the connection. The reader goroutine ends when stdout ends.
 func NewConn(stdin io.Writer, stdout io.Reader, maxLine int) *Conn {
-	c := &Conn{w: stdin, lines: make(chan lineResult, 1)}
+	c := &Conn{w: stdin, lines: make(chan lineResult, 1), done: make(chan struct{})}
 	go func() {
 		br := bufio.NewReaderSize(stdout, 1<<20)
 		for {
 			line, err := readLine(br, maxLine)
+			lr := lineResult{err: err}
+			if err == nil {
+				lr.line = append([]byte(nil), line...)
+			}
+			// A line nobody will read (a late reply after a timeout) must
+			// not keep this goroutine, or its buffer, alive after Close.
+			select {
+			case c.lines <- lr:
+			case <-c.done:
+				return
+			}
 			if err != nil {
-				c.lines <- lineResult{err: err}
 				close(c.lines)
 				return
 			}
-			c.lines <- lineResult{line: append([]byte(nil), line...)}
 		}
 	}()
 	return c
+}
+
+// Close releases the reader goroutine. Call it once the client's stdout is
+// closed or the client is dead; later calls fail with FailBroken.
+func (c *Conn) Close() {
+	c.closeOnce.Do(func() { close(c.done) })
+	c.mu.Lock()
+	if c.broken == nil {
+		c.broken = errors.New("connection closed")
+	}
+	c.mu.Unlock()
 }
 
 // Call assigns req an id, sends it, and waits up to timeout for its reply.
@@ -116,6 +139,8 @@ func (c *Conn) Call(ctx context.Context, req *Request, timeout time.Duration) (*
 		select {
 		case <-ctx.Done():
 			return fail(FailCanceled, nil, ctx.Err())
+		case <-c.done:
+			return fail(FailCanceled, nil, errors.New("connection closed"))
 		case <-timer.C:
 			return fail(FailTimeout, nil, fmt.Errorf("no reply within %v", timeout))
 		case lr, ok := <-c.lines:

@@ -121,6 +121,9 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	c.mu.Lock()
 	c.proc = p
 	c.conn = protocol.NewConn(&deadlineWriter{f: p.stdin, timeout: r.opTimeout}, p.stdout, r.maxLine)
+	p.mu.Lock()
+	p.conn = c.conn
+	p.mu.Unlock()
 	c.mu.Unlock()
 	op := c.op(history.FStart, sess)
 	op.Invoke, op.Complete, op.Outcome = at, r.rec.now(), history.OK

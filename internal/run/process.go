@@ -1,6 +1,8 @@
 package run
 
 import (
+	"github.com/kafka-lite/kafka-lite/internal/protocol"
+
 	"errors"
 	"fmt"
 	"os"
@@ -36,10 +38,15 @@ type process struct {
 	done    chan struct{} // closed when the process has been reaped
 	waitErr error         // its exit status, valid after done
 
-	killed  atomic.Bool // the harness sent SIGKILL
-	paused  atomic.Bool
-	mu      sync.Mutex
-	restart *restartPlan // what to do after a harness kill (nil = end the client)
+	killed atomic.Bool // the harness sent SIGKILL
+	paused atomic.Bool
+
+	conn *protocol.Conn // the connection to it, closed when it is reaped
+
+	sigMu     sync.Mutex
+	groupGone bool // the group was reaped and swept: never signal it again
+	mu        sync.Mutex
+	restart   *restartPlan // what to do after a harness kill (nil = end the client)
 }
 
 // Signals the faults send.
@@ -106,6 +113,13 @@ func startProcess(argv []string, fsize int64, log *stderrLog) (*process, error) 
 	go log.readFrom(errR)
 	go func() {
 		p.waitErr = cmd.Wait()
+		// Kill stragglers of the group (a grandchild that outlived its
+		// parent) once, now, and never signal the group again: once it is
+		// empty its id may be reused by an unrelated process group.
+		p.sigMu.Lock()
+		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+		p.groupGone = true
+		p.sigMu.Unlock()
 		close(p.done)
 	}()
 	if fsize > 0 {
@@ -121,7 +135,11 @@ func startProcess(argv []string, fsize int64, log *stderrLog) (*process, error) 
 
 // signal sends sig to the process group.
 func (p *process) signal(sig syscall.Signal) {
-	_ = syscall.Kill(-p.pid, sig)
+	p.sigMu.Lock()
+	defer p.sigMu.Unlock()
+	if !p.groupGone {
+		_ = syscall.Kill(-p.pid, sig)
+	}
 }
 
 // kill sends SIGKILL to the process group on the harness's behalf; it
@@ -180,10 +198,14 @@ func (p *process) reap(timeout time.Duration) bool {
 		p.signal(syscall.SIGCONT)
 	}
 	ok := p.wait(timeout)
-	// Kill stragglers of the group (a grandchild that outlived its parent).
-	p.signal(syscall.SIGKILL)
 	_ = p.stdin.Close()
 	_ = p.stdout.Close()
+	p.mu.Lock()
+	conn := p.conn
+	p.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
 	return ok
 }
 

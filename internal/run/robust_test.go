@@ -234,3 +234,21 @@ func TestStrayWrite(t *testing.T) {
 	}
 	noChildren(t)
 }
+
+// TestInterruptedRunIsNotChecked: a run cancelled mid-way (Ctrl-C) has no
+// drain, so it must end as an error, never as a pass or a fail.
+func TestInterruptedRunIsNotChecked(t *testing.T) {
+	sc := parseScenario(t, tinyScenario)
+	sc.Producers[0].Rate, sc.Producers[0].Messages = 50, 400 // 8 s: cancelled in the middle
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	res, err := Run(ctx, sc, Options{Impl: fake(t, "ok")})
+	var he *HarnessError
+	if !errors.As(err, &he) || he.Kind != "interrupted" {
+		t.Fatalf("err = %v, want an interrupted HarnessError", err)
+	}
+	if res.Status != StatusError || len(res.Checks) != 0 {
+		t.Fatalf("status %s with %d checks, want error and none", res.Status, len(res.Checks))
+	}
+	noChildren(t)
+}

@@ -99,6 +99,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		res.Status, res.Reason = StatusError, err.Error()
 		return res, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r := &runner{
@@ -154,6 +155,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 
 	stopProgress := r.startProgress(ctx)
 	note := r.mainPhase(ctx)
+	if parent.Err() != nil {
+		// Interrupted (Ctrl-C): a history without its drain proves nothing,
+		// so neither drain nor check it.
+		r.wrap(&HarnessError{Scenario: sc.Name, Kind: "interrupted", Detail: "the run was interrupted", Err: parent.Err()})
+	}
 	if r.error() == nil {
 		r.phase("drain")
 		r.wrap(r.drain(ctx))

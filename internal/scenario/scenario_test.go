@@ -166,6 +166,7 @@ func TestParseErrors(t *testing.T) {
 		{"op with rotation", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, op: append}]\n", []string{"faults[0].op: does not apply to trigger rotation"}},
 		{"negative max_faults", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, max_faults: -2}]\n", []string{"faults[0].max_faults: must not be negative"}},
 		{"pause without pause_ms", minimal + "faults: [{kind: pause, target: p1, trigger: rotation}]\n", []string{"faults[0].pause_ms: must be at least 1"}},
+		{"pause longer than op_ms", minimal + "faults: [{kind: pause, target: p1, trigger: rotation, pause_ms: 12000}]\n", []string{"faults[0].pause_ms: a pause of 12000 ms (plus up to 0 µs of delay) must be shorter than timeouts.op_ms (10000)"}},
 		{"pause with restart", minimal + "faults: [{kind: pause, target: p1, trigger: rotation, pause_ms: 5, restart: true}]\n", []string{"faults[0].restart: does not apply to kind pause"}},
 		{"kill with pause_ms", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, pause_ms: 5}]\n", []string{"faults[0].pause_ms: does not apply to kind kill"}},
 		{"restart_after without restart", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, restart_after_ms: 5}]\n", []string{"faults[0].restart_after_ms: does not apply without restart: true"}},

@@ -385,6 +385,11 @@ func validateFault(v *validator, p string, f Fault, s *Scenario, roles map[strin
 	v.unset(p+".fsize_bytes", f.FsizeBytes != 0, "to kind "+f.Kind)
 	if f.Kind == FaultPause {
 		v.atLeast(p+".pause_ms", int64(f.PauseMS), 1)
+		// A client stopped for longer than op_ms would time out, and the
+		// harness would blame the implementation for its own stall.
+		if stall := int64(f.PauseMS) + int64(f.MaxDelayUS)/1000; s.Timeouts.OpMS > 0 && stall >= int64(s.Timeouts.OpMS) {
+			v.add(p+".pause_ms", "a pause of %d ms (plus up to %d µs of delay) must be shorter than timeouts.op_ms (%d)", f.PauseMS, f.MaxDelayUS, s.Timeouts.OpMS)
+		}
 		v.unset(p+".restart", f.Restart, "to kind pause (a paused client is continued)")
 		v.unset(p+".restart_after_ms", f.RestartAfterMS != 0, "to kind pause")
 	} else {
