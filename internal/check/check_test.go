@@ -155,6 +155,13 @@ func anomalyCases() []anomalyCase {
 				b.init("c1", 1, "g", acked).poll("c1", 1, "g", run(0, logVals...)...).ack("c1", 1, "g", 0)
 				return b.init("c1", 2, "g", acked).poll("c1", 2, "g", run(1, logVals[1:]...)...)
 			}},
+		{name: "lost write under retention", check: "lost-write", opts: Options{Retention: true}, anomaly: "lost-write", count: 1, offset: -1, mention: v("p1", 2),
+			h: func() *hb {
+				b := &hb{}
+				b.app("p1", []string{v("p1", 1)})
+				b.app("p1", []string{v("p1", 2)}) // after a value at the drain's first offset: cannot have been deleted
+				return b.drain("d", rec(5, v("p1", 1)))
+			}},
 		{name: "refused append", check: "liveness", anomaly: "refused", count: 1, offset: -1, mention: "p2's append failed",
 			h: func() *hb {
 				b := produce()
@@ -241,6 +248,12 @@ type cleanCase struct {
 func cleanCases() []cleanCase {
 	return []cleanCase{
 		{name: "base", h: base},
+		{name: "retention deleted values whose offsets were never returned", opts: Options{Retention: true}, h: func() *hb {
+			b := &hb{}
+			b.app("p1", []string{v("p1", 1), v("p1", 2), v("p1", 3)})
+			b.app("p1", []string{v("p1", 4)})
+			return b.drain("d", rec(3, v("p1", 4)))
+		}, stats: map[string]map[string]int{"lost-write": {"retention-deleted": 3}}},
 		{name: "failure the scenario provokes", opts: Options{MayFail: map[string]bool{"p2": true}}, h: func() *hb {
 			b := base()
 			return b.app("p2", []string{v("p2", 9)}).outcome(history.Fail)

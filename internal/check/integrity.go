@@ -102,24 +102,25 @@ func lostWrite(ix *index, opts Options) Result {
 		return c.nothing()
 	}
 	confirmed := 0
+	var before func(t int64) int64
+	if opts.Retention && ix.hasDrain {
+		before = ix.knownOffsetBefore()
+	}
 	for _, cl := range clients {
 		seq := seqs[cl]
 		confirmed += len(seq)
-		// bound[i]: the lowest known offset of a value the producer sent
-		// after seq[i], which seq[i] must precede.
-		bound := make([]int64, len(seq)+1)
-		bound[len(seq)] = endOfLog
-		for i := len(seq) - 1; i >= 0; i-- {
-			bound[i] = bound[i+1]
-			if seq[i].known && seq[i].off < bound[i] {
-				bound[i] = seq[i].off
+		// lower: the highest known offset of a value the producer sent
+		// before the current one, which must precede it.
+		lower := int64(-1)
+		for _, pv := range seq {
+			prevLower := lower
+			if pv.known {
+				lower = max(lower, pv.off)
 			}
-		}
-		for i, pv := range seq {
 			if _, ok := ix.minOff[pv.value]; ok {
 				continue
 			}
-			if opts.Retention && ix.hasDrain && deletedBelow(pv, bound[i+1], ix.drainFirst) {
+			if before != nil && mayBeDeleted(pv, max(prevLower, before(ix.h[pv.pos].Invoke)), ix.drainFirst) {
 				c.stats["retention-deleted"]++
 				continue
 			}
@@ -156,12 +157,47 @@ func lostWrite(ix *index, opts Options) Result {
 	return c.result("")
 }
 
-// deletedBelow tells whether a value may have been deleted by retention: it
-// sits below first, or its offset is unknown but a later value of the same
-// producer sits below first.
-func deletedBelow(pv producerValue, bound, first int64) bool {
+// mayBeDeleted tells whether retention may have deleted a value that no
+// poll delivered: with its offset known, whether it is below first; with it
+// unknown, whether nothing proves it at or above first. lower is the
+// highest known offset of a value that must precede it (-1 if none).
+func mayBeDeleted(pv producerValue, lower, first int64) bool {
 	if pv.known {
 		return pv.off < first
 	}
-	return bound < first
+	return lower < first
+}
+
+// knownOffsetBefore returns a function that gives, for a time t, the
+// highest known offset of a value of an ok append that completed before t.
+// Such a value precedes any append invoked at t (realtime order).
+func (ix *index) knownOffsetBefore() func(t int64) int64 {
+	type done struct{ complete, off int64 }
+	var ds []done
+	for _, p := range ix.appends {
+		op := &ix.h[p]
+		if op.Outcome != history.OK {
+			continue
+		}
+		hi, any := int64(-1), false
+		for i := range op.Values {
+			if o, known := ix.offsetOf(p, i); known {
+				hi, any = max(hi, o), true
+			}
+		}
+		if any {
+			ds = append(ds, done{op.Complete, hi})
+		}
+	}
+	sort.Slice(ds, func(a, b int) bool { return ds[a].complete < ds[b].complete })
+	for i := 1; i < len(ds); i++ {
+		ds[i].off = max(ds[i].off, ds[i-1].off)
+	}
+	return func(t int64) int64 {
+		k := sort.Search(len(ds), func(k int) bool { return ds[k].complete >= t })
+		if k == 0 {
+			return -1
+		}
+		return ds[k-1].off
+	}
 }
