@@ -4,48 +4,25 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/kafka-lite/kafka-lite/internal/history"
-	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
-// ackOnce: once an ok ack of offset o by group g completed, no poll of g
-// invoked afterwards delivers a record at an offset ≤ o (acks are
-// cumulative). Sessions that init with Start "earliest" ask to reread and
-// are not checked. Also measures the at-least-once window: records a new
-// session of the group delivers that an earlier session delivered but that
-// were not acked (stat redelivered-unacked); with MaxRedeliveryPerCrash > 0,
-// a session redelivering more than that is a redelivery-window anomaly.
+// ackOnce: a consumer session that resumes from its group's acks never
+// delivers a record at or below the group's position when it started: the
+// last ack to take effect before its init (acks are cumulative). Where acks
+// overlap or were indeterminate, the lowest position they allow is used, so
+// a correct implementation never fails. A session's own later polls are not
+// bound by acks made after it started (poll-order checks those), and
+// sessions that init with "earliest" or "latest" are not checked.
+//
+// It also measures the at-least-once window: records a restarted client
+// delivers that an earlier session of the same client delivered but did not
+// get acked (stat redelivered-unacked); with MaxRedeliveryPerCrash > 0, a
+// session redelivering more than that is a redelivery-window anomaly.
 func ackOnce(ix *index, opts Options) Result {
 	c := newCollector("ack-once")
-	type groupAcks struct {
-		byComplete []int // ok acks by completion time
-		maxBy      []int // maxBy[k]: the highest ack among byComplete[:k+1]
-	}
-	groups := map[string]*groupAcks{}
-	for _, p := range ix.acks {
-		if ix.h[p].Outcome != history.OK {
-			continue
-		}
-		g := ix.groupOf(p)
-		if groups[g] == nil {
-			groups[g] = &groupAcks{}
-		}
-		groups[g].byComplete = append(groups[g].byComplete, p)
-	}
+	groups := ix.groupAcks()
 	if len(groups) == 0 {
 		return c.nothing()
-	}
-	for _, ga := range groups {
-		sort.SliceStable(ga.byComplete, func(a, b int) bool {
-			return ix.h[ga.byComplete[a]].Complete < ix.h[ga.byComplete[b]].Complete
-		})
-		ga.maxBy = make([]int, len(ga.byComplete))
-		for k, p := range ga.byComplete {
-			ga.maxBy[k] = p
-			if k > 0 && *ix.h[ga.maxBy[k-1]].Offset >= *ix.h[p].Offset {
-				ga.maxBy[k] = ga.maxBy[k-1]
-			}
-		}
 	}
 	sessions := make([]*session, 0, len(ix.sessions))
 	for _, s := range ix.sessions {
@@ -54,39 +31,41 @@ func ackOnce(ix *index, opts Options) Result {
 		}
 	}
 	sort.SliceStable(sessions, func(a, b int) bool { return sessions[a].initInvoke < sessions[b].initInvoke })
-	delivered := map[string]map[int64]bool{} // per group, by earlier sessions
+	delivered := map[string]map[int64]bool{} // per client, by its earlier sessions
 	for _, s := range sessions {
-		ga := groups[s.group]
-		prior := delivered[s.group]
+		prior := delivered[s.client]
 		if prior == nil {
 			prior = map[int64]bool{}
-			delivered[s.group] = prior
+			delivered[s.client] = prior
 		}
-		check := s.start != protocol.StartEarliest
+		// bound: the lowest position the group may have had at init.
+		pos := ix.ackPositionAt(groups[s.group], s.initInvoke)
+		check := startsFromAcks(s) && pos.last >= 0
+		var bound int64
+		if check {
+			bound = *ix.h[pos.last].Offset
+			for _, q := range pos.cands {
+				bound = min(bound, *ix.h[q].Offset)
+			}
+		}
 		redelivered := 0
 		var mine []int64
 		for _, p := range s.polls {
 			op := &ix.h[p]
-			k := sort.Search(len(ga.byComplete), func(k int) bool { return ix.h[ga.byComplete[k]].Complete >= op.Invoke })
 			for _, r := range op.Records {
 				mine = append(mine, r.Offset)
-				if !check {
+				if check && r.Offset <= bound {
+					a := &ix.h[pos.last]
+					c.add("ack-once", Example{
+						Explanation: fmt.Sprintf("group %s got offset %d (%q) again on %s at %dns, though the group had acked offset %d (op %d, completed at %dns) before %s started",
+							s.group, r.Offset, abbr(r.Value), s.name(), op.Invoke, *a.Offset, a.Index, a.Complete, s.name()),
+						Offsets: []int64{r.Offset, *a.Offset},
+						Values:  []string{abbr(r.Value)},
+						Clients: []string{s.name(), a.Client},
+						TimesNS: []int64{op.Invoke, a.Complete},
+						Ops:     []int{op.Index, a.Index},
+					})
 					continue
-				}
-				if k > 0 {
-					a := &ix.h[ga.maxBy[k-1]]
-					if r.Offset <= *a.Offset {
-						c.add("ack-once", Example{
-							Explanation: fmt.Sprintf("group %s got offset %d (%q) again on %s at %dns, after its ack of offset %d (op %d) completed at %dns",
-								s.group, r.Offset, abbr(r.Value), s.name(), op.Invoke, *a.Offset, a.Index, a.Complete),
-							Offsets: []int64{r.Offset, *a.Offset},
-							Values:  []string{abbr(r.Value)},
-							Clients: []string{s.name(), a.Client},
-							TimesNS: []int64{op.Invoke, a.Complete},
-							Ops:     []int{op.Index, a.Index},
-						})
-						continue
-					}
 				}
 				if prior[r.Offset] {
 					redelivered++
@@ -99,7 +78,7 @@ func ackOnce(ix *index, opts Options) Result {
 		c.stats["redelivered-unacked"] += redelivered
 		if opts.MaxRedeliveryPerCrash > 0 && redelivered > opts.MaxRedeliveryPerCrash {
 			c.add("redelivery-window", Example{
-				Explanation: fmt.Sprintf("%s (group %s) was redelivered %d unacked records that earlier sessions had already received, more than the window of %d",
+				Explanation: fmt.Sprintf("%s (group %s) was redelivered %d unacked records that its earlier sessions had already received, more than the window of %d",
 					s.name(), s.group, redelivered, opts.MaxRedeliveryPerCrash),
 				Offsets: []int64{mine[0]},
 				Clients: []string{s.name()},

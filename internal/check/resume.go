@@ -2,11 +2,9 @@ package check
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/kafka-lite/kafka-lite/internal/history"
-	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
 // groupOf returns the consumer group of the op at position p.
@@ -49,36 +47,10 @@ func showOffset(o int64) string {
 // the records in between). Sessions that delivered nothing are skipped.
 func resume(ix *index, opts Options) Result {
 	c := newCollector("resume")
-	type groupAcks struct {
-		okByComplete []int // ok acks by completion time
-		byInvoke     []int // ok and indeterminate acks by invoke time
-	}
-	groups := map[string]*groupAcks{}
-	for _, p := range ix.acks {
-		op := &ix.h[p]
-		if op.Outcome == history.Fail {
-			continue
-		}
-		g := ix.groupOf(p)
-		ga := groups[g]
-		if ga == nil {
-			ga = &groupAcks{}
-			groups[g] = ga
-		}
-		if op.Outcome == history.OK {
-			ga.okByComplete = append(ga.okByComplete, p)
-		}
-		ga.byInvoke = append(ga.byInvoke, p)
-	}
-	for _, ga := range groups {
-		sort.SliceStable(ga.okByComplete, func(a, b int) bool {
-			return ix.h[ga.okByComplete[a]].Complete < ix.h[ga.okByComplete[b]].Complete
-		})
-		sort.SliceStable(ga.byInvoke, func(a, b int) bool { return ix.h[ga.byInvoke[a]].Invoke < ix.h[ga.byInvoke[b]].Invoke })
-	}
+	groups := ix.groupAcks()
 	checked := 0
 	for _, s := range ix.sessions {
-		if s.start != protocol.StartAcked {
+		if !startsFromAcks(s) {
 			continue
 		}
 		first, fp, ok := ix.firstRecord(s)
@@ -86,14 +58,8 @@ func resume(ix *index, opts Options) Result {
 			continue
 		}
 		checked++
-		ga := groups[s.group]
-		last := -1
-		if ga != nil {
-			k := sort.Search(len(ga.okByComplete), func(k int) bool { return ix.h[ga.okByComplete[k]].Complete >= s.initInvoke })
-			if k > 0 {
-				last = ga.okByComplete[k-1]
-			}
-		}
+		pos := ix.ackPositionAt(groups[s.group], s.initInvoke)
+		last := pos.last
 		expected := endOfLog
 		why := "the group had acked nothing, so it should start at the log's first offset"
 		ops := []int{}
@@ -106,23 +72,12 @@ func resume(ix *index, opts Options) Result {
 			expected = ix.log[0]
 		}
 		cands := []int64{expected}
-		if ga != nil {
-			from := 0
-			if last >= 0 {
-				li := ix.h[last].Invoke
-				from = sort.Search(len(ga.byInvoke), func(k int) bool { return ix.h[ga.byInvoke[k]].Invoke > li })
+		for _, q := range pos.cands {
+			if q == last {
+				continue
 			}
-			for _, q := range ga.byInvoke[from:] {
-				a := &ix.h[q]
-				if a.Invoke >= s.initInvoke {
-					break
-				}
-				if q == last || (a.Outcome == history.OK && a.Complete < s.initInvoke) {
-					continue
-				}
-				cands = append(cands, ix.successor(*a.Offset))
-				ops = append(ops, a.Index)
-			}
+			cands = append(cands, ix.successor(*ix.h[q].Offset))
+			ops = append(ops, ix.h[q].Index)
 		}
 		f := first.Offset
 		matched := -1
