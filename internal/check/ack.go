@@ -3,7 +3,6 @@ package check
 import (
 	"fmt"
 	"sort"
-
 )
 
 // ackOnce: a consumer session that resumes from its group's acks never
