@@ -103,7 +103,7 @@ var registry = []checkDef{
 	{"realtime-order", "an ok append that completed before another was invoked has lower offsets (anomaly: realtime-order)", realtimeOrder},
 	{"poll-order", "within a consumer session, consecutive records are consecutive in the log (anomalies: nonmonotonic-poll, poll-skip)", pollOrder},
 	{"resume", "a consumer starting from its group's acks resumes right after the last ack (anomalies: resume-skip, resume-rewind)", resume},
-	{"ack-once", "an acked record is never delivered to its group again; unacked redeliveries stay within the window (anomalies: ack-once, redelivery-window)", ackOnce},
+	{"ack-once", "a consumer that resumes from its group's acks never gets a record at or below the acked position; unacked redeliveries after a restart stay within the window (anomalies: ack-once, redelivery-window)", ackOnce},
 	{"liveness", "no reader got stuck while records remained, and no operation was refused that the scenario did not provoke (anomalies: stuck, refused)", liveness},
 }
 
