@@ -128,3 +128,21 @@ func TestBenchGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchJSONLeavesReportAlone: writing JSON drops NaN percentiles from
+// the output only; the report, which report.md is written from too, keeps
+// them.
+func TestBenchJSONLeavesReportAlone(t *testing.T) {
+	h := &BenchHistogram{Name: "h", Percentile: map[string]float64{"p50": 1.5, "p99": math.NaN()}}
+	r := &BenchReport{Histograms: []*BenchHistogram{h}}
+	var b bytes.Buffer
+	if err := WriteBenchJSON(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := h.Percentile["p99"]; !ok {
+		t.Fatal("WriteBenchJSON deleted a percentile from the report")
+	}
+	if strings.Contains(b.String(), "p99") || !strings.Contains(b.String(), `"p50": 1.5`) {
+		t.Fatalf("unexpected JSON:\n%s", b.String())
+	}
+}

@@ -62,14 +62,14 @@ func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 	return err
 }
 
-// benchSanitize round-trips r through a generic form with NaN/Inf replaced
-// by nil, since encoding/json refuses them.
+// benchSanitize returns r in a form encoding/json accepts: NaN and Inf,
+// which it refuses, become null in the table, figures and scale, and are
+// left out of histogram percentiles. r itself is not changed.
 func benchSanitize(r *BenchReport) any {
 	c := *r
-	c.Rows = append([]BenchRow(nil), r.Rows...)
-	rows := make([]map[string]any, 0, len(c.Rows))
-	for _, row := range c.Rows {
-		b, _ := json.Marshal(struct {
+	rows := make([]map[string]any, 0, len(r.Rows))
+	for _, row := range r.Rows {
+		rows = append(rows, jsonMap(struct {
 			Experiment string   `json:"experiment"`
 			What       string   `json:"what"`
 			Published  string   `json:"published"`
@@ -84,18 +84,15 @@ func benchSanitize(r *BenchReport) any {
 			Verdict    string   `json:"verdict,omitempty"`
 			Error      string   `json:"error,omitempty"`
 		}{row.Experiment, row.What, row.Published, row.Impl, row.Unit, fin(row.Min), fin(row.Median),
-			fin(row.Limit), row.LimitName, fin(row.Ratio), row.Target, row.Verdict, row.Error})
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		rows = append(rows, m)
+			fin(row.Limit), row.LimitName, fin(row.Ratio), row.Target, row.Verdict, row.Error}))
 	}
-	figs := make([]map[string]any, 0, len(c.Figures))
-	for _, f := range c.Figures {
+	figs := make([]map[string]any, 0, len(r.Figures))
+	for _, f := range r.Figures {
 		vals := make([]*float64, len(f.Values))
 		for i, v := range f.Values {
 			vals[i] = fin(v)
 		}
-		b, _ := json.Marshal(struct {
+		figs = append(figs, jsonMap(struct {
 			ID         string     `json:"id"`
 			Experiment string     `json:"experiment"`
 			Impl       string     `json:"impl"`
@@ -106,21 +103,24 @@ func benchSanitize(r *BenchReport) any {
 			Min        *float64   `json:"min"`
 			Median     *float64   `json:"median"`
 			Max        *float64   `json:"max"`
-		}{f.ID, f.Experiment, f.Impl, f.Metric, f.Unit, f.Reps, vals, fin(f.Min), fin(f.Median), fin(f.Max)})
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		figs = append(figs, m)
+		}{f.ID, f.Experiment, f.Impl, f.Metric, f.Unit, f.Reps, vals, fin(f.Min), fin(f.Median), fin(f.Max)}))
 	}
-	for _, h := range c.Histograms {
-		for k, v := range h.Percentile {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				delete(h.Percentile, k)
+	c.Histograms = make([]*BenchHistogram, len(r.Histograms))
+	for i, h := range r.Histograms {
+		hc := *h
+		if h.Percentile != nil {
+			hc.Percentile = make(map[string]float64, len(h.Percentile))
+			for k, v := range h.Percentile {
+				if fin(v) != nil {
+					hc.Percentile[k] = v
+				}
 			}
 		}
+		c.Histograms[i] = &hc
 	}
-	scale := make([]map[string]any, 0, len(c.Scale))
-	for _, s := range c.Scale {
-		b, _ := json.Marshal(struct {
+	scale := make([]map[string]any, 0, len(r.Scale))
+	for _, s := range r.Scale {
+		scale = append(scale, jsonMap(struct {
 			Dimension string   `json:"dimension"`
 			Setting   string   `json:"setting"`
 			Metric    string   `json:"metric"`
@@ -130,10 +130,7 @@ func benchSanitize(r *BenchReport) any {
 			Median    *float64 `json:"median"`
 			Max       *float64 `json:"max"`
 			Note      string   `json:"note,omitempty"`
-		}{s.Dimension, s.Setting, s.Metric, s.Unit, s.Reps, fin(s.Min), fin(s.Median), fin(s.Max), s.Note})
-		var m map[string]any
-		_ = json.Unmarshal(b, &m)
-		scale = append(scale, m)
+		}{s.Dimension, s.Setting, s.Metric, s.Unit, s.Reps, fin(s.Min), fin(s.Median), fin(s.Max), s.Note}))
 	}
 	type alias BenchReport
 	return struct {
@@ -142,6 +139,15 @@ func benchSanitize(r *BenchReport) any {
 		Figures []map[string]any `json:"figures"`
 		Scale   []map[string]any `json:"scale,omitempty"`
 	}{(*alias)(&c), rows, figs, scale}
+}
+
+// jsonMap returns v as the generic map encoding/json decodes it to. v holds
+// no NaN or Inf (those are nil pointers by then), so encoding cannot fail.
+func jsonMap(v any) map[string]any {
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return m
 }
 
 func fin(v float64) *float64 {
