@@ -32,6 +32,19 @@ func Indeterminate(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrIndeterminate, fmt.Sprintf(format, args...))
 }
 
+// CheckIncreasing makes sure the offsets an engine returned for one batch
+// strictly increase, as protocol v1 requires. If they do not, the outcome
+// of the append is unknown (what was stored where?), so the error is
+// indeterminate. what names the operation and target in the message.
+func CheckIncreasing(offs []*int64, what string) error {
+	for i := 1; i < len(offs); i++ {
+		if *offs[i] <= *offs[i-1] {
+			return Indeterminate("%s: offsets not increasing within a batch: %d then %d", what, *offs[i-1], *offs[i])
+		}
+	}
+	return nil
+}
+
 // ServeHandler runs protocol.Serve over h, except that a request whose
 // handler method fails with ErrIndeterminate is never answered: Serve stops
 // and ServeHandler returns that error.

@@ -2,6 +2,7 @@ package enginekit_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -59,4 +60,16 @@ func TestParseURLAndNames(t *testing.T) {
 	require.NotEqual(t, enginekit.Escape("a.b"), enginekit.Escape("a_2eb"))
 	require.Len(t, enginekit.RunID("/tmp/x"), 8)
 	require.NotEqual(t, enginekit.RunID("/tmp/x"), enginekit.RunID("/tmp/y"))
+}
+
+func TestCheckIncreasing(t *testing.T) {
+	one, two := int64(1), int64(2)
+	if err := enginekit.CheckIncreasing([]*int64{&one, &two}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	for _, offs := range [][]*int64{{&two, &one}, {&one, &one}} {
+		if err := enginekit.CheckIncreasing(offs, "x"); !errors.Is(err, enginekit.ErrIndeterminate) {
+			t.Fatalf("%v: got %v, want an indeterminate error", offs, err)
+		}
+	}
 }

@@ -347,10 +347,8 @@ func (h *handler) Append(values []string) ([]*int64, error) {
 		return nil, enginekit.Indeterminate("produce to %s: %d of %d records failed: %v", h.topic,
 			len(tooLarge)+len(other), len(values), errors.Join(append(tooLarge, other...)...))
 	}
-	for i := 1; i < len(offs); i++ {
-		if *offs[i] <= *offs[i-1] {
-			return nil, enginekit.Indeterminate("produce to %s: offsets not increasing within a batch: %d then %d", h.topic, *offs[i-1], *offs[i])
-		}
+	if err := enginekit.CheckIncreasing(offs, "produce to "+h.topic); err != nil {
+		return nil, err
 	}
 	return offs, nil
 }

@@ -404,10 +404,8 @@ func (h *handler) Append(values []string) ([]*int64, error) {
 		return nil, enginekit.Indeterminate("publish to %s: %d of %d values failed: %v", h.subject,
 			len(rejected)+len(unknown), len(values), errors.Join(append(rejected, unknown...)...))
 	}
-	for i := 1; i < len(offs); i++ {
-		if *offs[i] <= *offs[i-1] {
-			return nil, enginekit.Indeterminate("publish to %s: sequences not increasing within a batch: %d then %d", h.subject, *offs[i-1], *offs[i])
-		}
+	if err := enginekit.CheckIncreasing(offs, "publish to "+h.subject); err != nil {
+		return nil, err
 	}
 	return offs, nil
 }
