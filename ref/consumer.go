@@ -316,7 +316,6 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 			}
 			c.atSeal = false
 		}
-		c.w.drain()
 		sealed, err := c.parse(&out, max)
 		if err != nil {
 			return out, err
@@ -364,6 +363,17 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 		}
 		if !wait {
 			return nil, nil
+		}
+		// Forget stale notifications, then look once more before sleeping:
+		// a write that ends after this read notifies the waiter, and one
+		// that ended before it is seen by it. Draining only here keeps the
+		// syscall off the path where records are already there.
+		c.w.drain()
+		if got, err := c.fill(); err != nil || got {
+			if err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := c.w.wait(ctx, c.opts.PollInterval); err != nil {
 			select {
