@@ -134,15 +134,7 @@ func runGate(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", o.gate)
 		return 0
 	}
-	below := func() bool {
-		for _, f := range bl.Figures {
-			if _, med, _ := report.BenchMinMedianMax(s.col.vals[f.ID]); math.IsNaN(med) || med < f.Median*f.Factor {
-				return true
-			}
-		}
-		return false
-	}
-	if below() {
+	if failing(judgeGate(bl, s.col.vals)) > 0 {
 		// Confirm before failing: a burst of load from a neighbour can sink
 		// one run. The second run's repetitions join the first's, and the
 		// median of all of them decides.
@@ -154,29 +146,60 @@ func runGate(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		}
 		s.prog.done()
 	}
-	failed := 0
-	for _, f := range bl.Figures {
-		vals := s.col.vals[f.ID]
-		min, med, max := report.BenchMinMedianMax(vals)
-		thr := f.Median * f.Factor
+	verdicts := judgeGate(bl, s.col.vals)
+	for _, v := range verdicts {
 		status := "ok"
-		if math.IsNaN(med) || med < thr {
+		if !v.OK {
 			status = "FAIL"
-			failed++
 		}
 		fmt.Fprintf(stdout, "gate %-4s %-30s baseline %.3f×  measured median %.3f× (min %.3f×, max %.3f×, %d reps)  threshold %.3f× (%.2f × baseline)\n",
-			status, f.ID, f.Median, med, min, max, len(vals), thr, f.Factor)
+			status, v.ID, v.Baseline, v.Median, v.Min, v.Max, v.Reps, v.Threshold, v.Factor)
 	}
-	if failed > 0 {
-		for _, f := range bl.Figures {
-			_, med, _ := report.BenchMinMedianMax(s.col.vals[f.ID])
-			if thr := f.Median * f.Factor; math.IsNaN(med) || med < thr {
+	if failing(verdicts) > 0 {
+		for _, v := range verdicts {
+			if !v.OK {
 				fmt.Fprintf(stderr, "klbench: gate FAILED: %s (%s): measured median %.3f× is below the threshold %.3f× (baseline %.3f× × %.2f)\n",
-					f.ID, f.What, med, thr, f.Median, f.Factor)
+					v.ID, v.What, v.Median, v.Threshold, v.Baseline, v.Factor)
 			}
 		}
 		return 1
 	}
 	fmt.Fprintf(stdout, "gate passed: %d figures within their thresholds of %s\n", len(bl.Figures), o.gate)
 	return 0
+}
+
+// gateVerdict is the gate's judgement of one baseline figure.
+type gateVerdict struct {
+	ID, What         string
+	Baseline, Factor float64
+	Threshold        float64
+	Min, Median, Max float64
+	Reps             int
+	OK               bool
+}
+
+// judgeGate compares measured per-repetition ratios with the baseline. A
+// figure passes when the median of its measurements is at or above
+// baseline median × factor; a figure with no measurements fails, so a gate
+// that silently stops measuring something cannot pass.
+func judgeGate(bl *Baseline, vals map[string][]float64) []gateVerdict {
+	var out []gateVerdict
+	for _, f := range bl.Figures {
+		v := vals[f.ID]
+		lo, med, hi := report.BenchMinMedianMax(v)
+		thr := f.Median * f.Factor
+		out = append(out, gateVerdict{ID: f.ID, What: f.What, Baseline: f.Median, Factor: f.Factor, Threshold: thr,
+			Min: lo, Median: med, Max: hi, Reps: len(v), OK: !math.IsNaN(med) && med >= thr})
+	}
+	return out
+}
+
+func failing(vs []gateVerdict) int {
+	n := 0
+	for _, v := range vs {
+		if !v.OK {
+			n++
+		}
+	}
+	return n
 }
