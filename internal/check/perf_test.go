@@ -46,7 +46,8 @@ func bigHistory(n int) history.History {
 }
 
 // TestBigHistoryIsFast guards against quadratic checks: 200k delivered
-// records must take well under the bound even on a loaded machine.
+// records take about 2 s under -race; a quadratic pass would take minutes,
+// so the bound is loose enough for a loaded machine and still catches it.
 func TestBigHistoryIsFast(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -58,7 +59,7 @@ func TestBigHistoryIsFast(t *testing.T) {
 	for _, r := range res {
 		require.Equal(t, Pass, r.Status, "%+v", r)
 	}
-	require.Less(t, time.Since(start), 10*time.Second)
+	require.Less(t, time.Since(start), 30*time.Second, "a quadratic check takes minutes here")
 }
 
 // BenchmarkRun1M runs every check over 1M delivered records.
