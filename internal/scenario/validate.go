@@ -48,6 +48,9 @@ const (
 	TargetProducers = "producers"
 	TargetConsumers = "consumers"
 	TargetAny       = "any"
+	// TargetServer is the engine's server process, which klcheck starts
+	// itself when given --server (kind kill or pause, trigger random).
+	TargetServer = "server"
 )
 
 // Operations a fault can be tied to (the protocol's op names).
@@ -284,7 +287,7 @@ func validateGroupName(v *validator, field, name string) {
 		return
 	}
 	switch name {
-	case TargetProducers, TargetConsumers, TargetAny:
+	case TargetProducers, TargetConsumers, TargetAny, TargetServer:
 		v.add(field, "%q is reserved for fault targets", name)
 	}
 }
@@ -336,7 +339,18 @@ func validateFault(v *validator, p string, f Fault, s *Scenario, roles map[strin
 	var targetRoles []string
 	switch f.Target {
 	case "":
-		v.add(p+".target", `must be set: "producers", "consumers", "any" or a client name`)
+		v.add(p+".target", `must be set: "producers", "consumers", "any", "server" or a client name`)
+	case TargetServer:
+		// The engine's server: not a client, so only random moments reach
+		// it, and a killed server must come back for the run to go on.
+		switch {
+		case f.Kind == FaultRlimit:
+			v.add(p+".kind", "rlimit cannot target the server (klcheck limits only the clients it starts)")
+		case f.Trigger != "" && f.Trigger != TriggerRandom:
+			v.add(p+".trigger", "the server is not a client: only trigger random reaches it, got %q", f.Trigger)
+		case f.Kind == FaultKill && !f.Restart:
+			v.add(p+".restart", "a killed server must be restarted (restart: true), or the run cannot go on")
+		}
 	case TargetProducers:
 		if len(s.Producers) == 0 {
 			v.add(p+".target", "the scenario has no producers")
