@@ -113,6 +113,9 @@ func writeDetails(ew *errWriter, r *run.Result) {
 	if r.Impl.Spec != "" {
 		replay += " --impl " + shellQuote(r.Impl.Spec)
 	}
+	if r.Server != nil {
+		replay += " --server " + shellQuote(run.Impl{Argv: r.Server.Argv}.String()) + " --server-addr " + r.Server.Addr
+	}
 	switch r.Status {
 	case run.StatusSkip:
 		ew.printf("\nSKIP %s: %s\n", r.Scenario, r.Reason)

@@ -137,6 +137,7 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	cfg := r.config
 	req := &protocol.Request{Op: protocol.OpInit, Dir: r.topicRoot, Topic: r.topic, Client: c.name,
 		Role: c.role, Group: c.group, Start: start, Config: &cfg}
+	initAt := time.Now()
 	rep, err := c.call(ctx, req)
 	if err != nil {
 		return err
@@ -144,6 +145,11 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	if !rep.OK {
 		if rep.Code == protocol.CodeUnsupported {
 			return &skipError{reason: fmt.Sprintf("client %s: init: %s", c.name, rep.Error)}
+		}
+		if r.server != nil && r.server.excuses(initAt) {
+			// Most likely it could not connect to a server that a fault
+			// killed or stopped: try again once the server is back.
+			return c.excusedFailure(p, fmt.Sprintf("init was refused: %s (code %s)", rep.Error, rep.Code))
 		}
 		return c.failure(p, fmt.Sprintf("init request %d", req.ID), "init-failed",
 			fmt.Sprintf("init was refused: %s (code %s)", rep.Error, rep.Code), nil)
@@ -189,6 +195,7 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 	op := c.op(req.Op, sess)
 	op.Start, op.Values, op.Offset = req.Start, req.Values, req.Offset
 	op.Invoke = r.rec.now()
+	invoked := time.Now()
 	if during != nil {
 		during.start(c, p, req.Op)
 	}
@@ -256,6 +263,9 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 			return nil, &HarnessError{Scenario: r.sc.Name, Client: c.name, Session: sess, Kind: "internal",
 				Detail: err.Error(), Impl: r.impl.String(), Err: err}
 		}
+		if r.server != nil && c.phase == phaseMain && outageFailure(ce.Kind) && r.server.excuses(invoked) {
+			return nil, c.excusedFailure(p, fmt.Sprintf("%s request %d: %s", req.Op, ce.ID, describeCallError(ce)))
+		}
 		return nil, c.failure(p, fmt.Sprintf("%s request %d", req.Op, ce.ID), string(ce.Kind), describeCallError(ce), err)
 	}
 	if req.Op == protocol.OpInit || req.Op == protocol.OpClose {
@@ -295,6 +305,30 @@ func (c *client) failure(p *process, request, kind, detail string, err error) er
 		he.Err = fmt.Errorf("client %s: %w", c.name, err)
 	}
 	return he
+}
+
+// outageFailure tells whether a call failure is what a server outage does
+// to a client: it dies, hangs, or stops reading. A malformed reply is never
+// excused.
+func outageFailure(k protocol.FailureKind) bool {
+	return k == protocol.FailEOF || k == protocol.FailTimeout || k == protocol.FailWrite
+}
+
+// excusedFailure ends a session that failed while the engine's server was
+// down or recovering from a fault (see serverProc.excuses): the failure is
+// the fault's doing, not the implementation's. The process is killed if it
+// still runs, the kill is recorded with the failure, and the client starts
+// again shortly, as after a client fault with restart. The failed
+// operation itself is already in the history as indeterminate.
+func (c *client) excusedFailure(p *process, detail string) error {
+	plan := &restartPlan{after: serverGrace}
+	if !c.kill(p, "failed during a server fault: "+detail, plan) {
+		// It had already exited (watchExit recorded how): restart anyway.
+		p.mu.Lock()
+		p.restart = plan
+		p.mu.Unlock()
+	}
+	return errKilled
 }
 
 // kill sends SIGKILL to p on behalf of a fault and records it; it reports

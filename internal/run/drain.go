@@ -97,11 +97,21 @@ func (r *runner) drain(ctx context.Context) error {
 // drainOne reads with one drain consumer until it caught up or is stuck.
 func (r *runner) drainOne(ctx context.Context, c *client, sp drainSpec, pollMax int, deadline time.Time) error {
 	defer c.stop()
-	if err := c.startSession(ctx, sp.start); err != nil {
-		if _, err := c.afterError(ctx, err); err != nil {
+	for {
+		err := c.startSession(ctx, sp.start)
+		if err == nil {
+			break
+		}
+		// An init refused while the server recovers from a fault is
+		// retried (startSession excuses only that); anything else ends
+		// the drain consumer.
+		cont, err := c.afterError(ctx, err)
+		if err != nil {
 			return err
 		}
-		return nil
+		if !cont || time.Now().After(deadline) {
+			return nil
+		}
 	}
 	pos := sp.from
 	stuckAfter := time.Duration(r.sc.Timeouts.StuckMS) * time.Millisecond

@@ -30,7 +30,7 @@ func newFaultState(index int, f scenario.Fault, seed int64) *faultState {
 
 // matches tells whether the fault can hit client c.
 func (fs *faultState) matches(c *client) bool {
-	if c.phase != phaseMain {
+	if c.phase != phaseMain || fs.f.Target == scenario.TargetServer {
 		return false
 	}
 	switch fs.f.Target {
@@ -218,6 +218,12 @@ func (r *runner) randomLoop(ctx context.Context, fs *faultState) {
 	for !fs.exhausted() {
 		if !sleepCtx(ctx, fs.nextGap()) {
 			return
+		}
+		if fs.f.Target == scenario.TargetServer {
+			if r.server != nil {
+				r.wrap(r.server.fault(fs, "random"))
+			}
+			continue
 		}
 		r.fireAtRandomTarget(fs, "random")
 	}

@@ -64,6 +64,8 @@ type Result struct {
 	Seed        int64  `json:"seed"`
 	Quick       bool   `json:"quick"`
 	Impl        Impl   `json:"impl"`
+	// Server is the engine server klcheck ran (--server), if any.
+	Server *Server `json:"server,omitempty"`
 	// ImplName is what the implementation's init reply called itself.
 	ImplName string `json:"impl_name,omitempty"`
 	Status   Status `json:"status"`

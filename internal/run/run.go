@@ -48,6 +48,10 @@ type Options struct {
 	ProgressEvery time.Duration
 	// Logf, when set, receives verbose notes about the run.
 	Logf func(format string, args ...any)
+	// Server, when set, is the engine's server: Run starts it before the
+	// clients, stops it after the drain, and applies the scenario's server
+	// faults to it. A scenario with server faults is skipped without it.
+	Server *Server
 }
 
 // HistoryValueMax is how many bytes of each value history.jsonl keeps.
@@ -62,6 +66,7 @@ type runner struct {
 	procs *procSet
 
 	faults    *faultSet
+	server    *serverProc // nil unless Options.Server
 	topicRoot string
 	topic     string
 	config    protocol.Config
@@ -93,7 +98,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 	}
 	began := time.Now()
 	res = &Result{Scenario: sc.Name, Description: sc.Description, File: sc.File, Seed: sc.Seed,
-		Quick: opts.Quick, Impl: opts.Impl, OutDir: opts.OutDir}
+		Quick: opts.Quick, Impl: opts.Impl, OutDir: opts.OutDir, Server: opts.Server}
 	if len(opts.Impl.Argv) == 0 {
 		err := &HarnessError{Scenario: sc.Name, Kind: "start", Detail: "no implementation command"}
 		res.Status, res.Reason = StatusError, err.Error()
@@ -136,6 +141,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		return res, he
 	}
 	r.topicRoot, res.TopicDir = data, data
+	if serverFaults(sc) && opts.Server == nil {
+		_ = os.RemoveAll(dir)
+		res.Status = StatusSkip
+		res.Reason = "the scenario kills or pauses the engine's server, and klcheck did not start one: run it with --server CMD (see docs/ENGINES.md)"
+		if spec := opts.Impl.Spec; spec == "" || spec == RefImpl || strings.HasPrefix(spec, RefImpl+":") {
+			res.Reason = "the scenario kills or pauses the engine's server, and the reference log has none (its clients are the whole implementation)"
+		}
+		return res, nil
+	}
 	if !opts.Keep {
 		defer func() {
 			r.procs.killAll(reapTimeout)
@@ -152,6 +166,18 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		}
 	}
 	r.logf("scenario %s: seed %d, topic directory %s, impl %s", sc.Name, sc.Seed, dir, r.impl)
+	if opts.Server != nil {
+		if he := r.startServer(dir); he != nil {
+			res.Status, res.Reason = StatusError, he.Error()
+			return res, he
+		}
+		defer func() {
+			if !r.server.stop() && err == nil {
+				err = &HarnessError{Scenario: sc.Name, Client: serverRole, Kind: "internal", Detail: "could not reap the server process"}
+				res.Status, res.Reason = StatusError, err.Error()
+			}
+		}()
+	}
 
 	stopProgress := r.startProgress(ctx)
 	note := r.mainPhase(ctx)
@@ -212,8 +238,53 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 }
 
 // dataDirName is the directory, inside a run's temporary directory, that
-// clients are given in init.
-const dataDirName = "data"
+// clients are given in init; serverDirName is the server's {dir}, and
+// serverLogDirName holds its logs when there is no OutDir.
+const (
+	dataDirName      = "data"
+	serverDirName    = "server"
+	serverLogDirName = "server-logs"
+)
+
+// startServer starts Options.Server for this scenario, with its state in
+// dir/server. Something already listening on its address is an error: the
+// clients would talk to that instead, and the faults would miss it.
+func (r *runner) startServer(dir string) *HarnessError {
+	spec := *r.opts.Server
+	fail := func(detail string, err error) *HarnessError {
+		return &HarnessError{Scenario: r.sc.Name, Client: serverRole, Kind: "start", Detail: detail, Impl: strings.Join(spec.Argv, " "), Err: err}
+	}
+	if len(spec.Argv) == 0 || spec.Addr == "" {
+		return fail("the server needs a command line and an address", nil)
+	}
+	if listening(spec.Addr) {
+		return fail(fmt.Sprintf("something already listens on %s; with --server, klcheck starts the server itself (stop the other one, or drop --server)", spec.Addr), nil)
+	}
+	state := filepath.Join(dir, serverDirName)
+	logDir := r.opts.OutDir
+	if logDir == "" {
+		logDir = filepath.Join(dir, serverLogDirName)
+	}
+	for _, d := range []string{state, logDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fail(fmt.Sprintf("create %s: %v", d, err), err)
+		}
+	}
+	r.server = newServer(r, spec, state, logDir)
+	if err := r.server.start(context.Background(), r.initTimeout()); err != nil {
+		var he *HarnessError
+		if errors.As(err, &he) {
+			return he
+		}
+		return fail(err.Error(), err)
+	}
+	return nil
+}
+
+// initTimeout bounds an init, and a server's start.
+func (r *runner) initTimeout() time.Duration {
+	return time.Duration(max(r.sc.Timeouts.InitMS, r.sc.Timeouts.OpMS)) * time.Millisecond
+}
 
 // strayEntries lists what is in a run's temporary directory besides the
 // clients' data directory.
@@ -224,7 +295,7 @@ func strayEntries(dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.Name() != dataDirName {
+		if n := e.Name(); n != dataDirName && n != serverDirName && n != serverLogDirName {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
@@ -491,6 +562,11 @@ func maxLineFor(sc *scenario.Scenario) int {
 func checkOptions(sc *scenario.Scenario) check.Options {
 	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0, MayFail: map[string]bool{}}
 	for _, f := range sc.Faults {
+		if f.Target == scenario.TargetServer {
+			// While the server is down, a client may rightly answer
+			// ok:false ("no server"): nothing happened.
+			o.MayFail["*"] = true
+		}
 		if f.Kind != scenario.FaultRlimit {
 			continue
 		}

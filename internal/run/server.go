@@ -1,0 +1,328 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kafka-lite/kafka-lite/internal/history"
+	"github.com/kafka-lite/kafka-lite/internal/scenario"
+)
+
+// Server is an engine server that klcheck starts, stops, and kills for the
+// scenario's server faults (target: server). The implementation's clients
+// connect to it by themselves (a nats:// URL names the same address).
+type Server struct {
+	// Argv is the server's command line. Every "{dir}" in it is replaced
+	// with the scenario's server state directory, which survives the
+	// server's restarts within one scenario and is fresh for each.
+	Argv []string `json:"argv"`
+	// Addr is the host:port the server listens on; the server is ready
+	// when a TCP connection to it succeeds.
+	Addr string `json:"addr"`
+}
+
+// ServerDirPlaceholder is replaced in Server.Argv by the state directory.
+const ServerDirPlaceholder = "{dir}"
+
+// Bounds of the server's lifecycle.
+const (
+	serverStopTimeout = 10 * time.Second       // SIGTERM, then SIGKILL
+	serverReadyPoll   = 20 * time.Millisecond  // between connection attempts
+	serverGrace       = 500 * time.Millisecond // wait before a failed client restarts during an outage
+)
+
+// serverRole is history.Op.Role for the server's lifecycle entries; the
+// checks look only at producers and consumers.
+const serverRole = "server"
+
+// serverProc is the running server of one scenario.
+type serverProc struct {
+	r      *runner
+	spec   Server
+	argv   []string
+	logDir string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	n       int    // processes started
+	logPath string // the current process's log
+	// faultedAt is when the last server fault began; recoveredAt when the
+	// server was last ready again after it (zero while it is down).
+	faultedAt, recoveredAt time.Time
+	faults                 int
+}
+
+// newServer prepares spec for one scenario: its state directory is dir.
+func newServer(r *runner, spec Server, dir, logDir string) *serverProc {
+	argv := make([]string, len(spec.Argv))
+	for i, a := range spec.Argv {
+		argv[i] = strings.ReplaceAll(a, ServerDirPlaceholder, dir)
+	}
+	return &serverProc{r: r, spec: spec, argv: argv, logDir: logDir}
+}
+
+// listening tells whether something accepts connections on addr.
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
+}
+
+// start starts the server and waits until it accepts connections, up to
+// timeout. The server must not be running.
+func (s *serverProc) start(ctx context.Context, timeout time.Duration) error {
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	logPath := filepath.Join(s.logDir, fmt.Sprintf("server.%d.log", n))
+	log, err := os.Create(logPath)
+	if err != nil {
+		return s.r.outputError(fmt.Errorf("server log: %w", err))
+	}
+	at := s.r.rec.now()
+	cmd := exec.Command(s.argv[0], s.argv[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		_ = log.Close()
+		return s.harnessError("start", fmt.Sprintf("cannot start the server %q: %v", strings.Join(s.argv, " "), err), err)
+	}
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.done, s.logPath = cmd, done, logPath
+	s.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		_ = log.Close()
+		// Stragglers of its process group die with it.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		s.mu.Lock()
+		s.waitErr = err
+		s.mu.Unlock()
+		close(done)
+	}()
+	deadline := time.Now().Add(timeout)
+	for !listening(s.spec.Addr) {
+		select {
+		case <-done:
+			return s.harnessError("start", fmt.Sprintf("the server exited before it listened on %s (%s)", s.spec.Addr, s.exitStatus()), nil)
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.stopNow()
+			return s.harnessError("start", fmt.Sprintf("the server did not listen on %s within %v", s.spec.Addr, timeout), nil)
+		}
+		if !sleepCtx(ctx, serverReadyPoll) {
+			s.stopNow()
+			return errStopped
+		}
+	}
+	op := s.op(history.FStart)
+	op.Invoke, op.Complete, op.Error = at, s.r.rec.now(), fmt.Sprintf("pid %d, listening on %s", cmd.Process.Pid, s.spec.Addr)
+	s.r.rec.add(op, "")
+	s.mu.Lock()
+	if !s.faultedAt.IsZero() {
+		s.recoveredAt = time.Now()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// op returns a history entry for the server.
+func (s *serverProc) op(f string) history.Op {
+	s.mu.Lock()
+	n := s.n
+	s.mu.Unlock()
+	return history.Op{Client: serverRole, Session: n, Role: serverRole, F: f, Phase: phaseMain, Outcome: history.OK}
+}
+
+// exited tells whether the current server process has ended.
+func (s *serverProc) exited() bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
+// exitStatus describes how the current server process ended.
+func (s *serverProc) exitStatus() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ee *exec.ExitError
+	switch {
+	case s.waitErr == nil:
+		return "exit status 0"
+	case errors.As(s.waitErr, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return "killed by signal " + ws.Signal().String()
+		}
+		return fmt.Sprintf("exit status %d", ee.ExitCode())
+	default:
+		return s.waitErr.Error()
+	}
+}
+
+// signal sends sig to the server's process group while it runs.
+func (s *serverProc) signal(sig syscall.Signal) {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	select {
+	case <-done:
+	default:
+		_ = syscall.Kill(-cmd.Process.Pid, sig)
+	}
+}
+
+// waitExit waits up to timeout for the server process to end.
+func (s *serverProc) waitExit(timeout time.Duration) bool {
+	s.mu.Lock()
+	done := s.done
+	s.mu.Unlock()
+	if done == nil {
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// stopNow kills the server and reaps it.
+func (s *serverProc) stopNow() bool {
+	s.signal(syscall.SIGKILL)
+	s.signal(syscall.SIGCONT)
+	return s.waitExit(reapTimeout)
+}
+
+// stop ends the server at the end of a scenario: SIGTERM, then SIGKILL
+// after serverStopTimeout. It reports whether the server was reaped.
+func (s *serverProc) stop() bool {
+	if s.exited() {
+		return true
+	}
+	s.signal(syscall.SIGCONT)
+	s.signal(syscall.SIGTERM)
+	if s.waitExit(serverStopTimeout) {
+		return true
+	}
+	return s.stopNow()
+}
+
+// fault applies a server fault: SIGKILL, then a restart after
+// RestartAfterMS, or SIGSTOP for PauseMS. It returns once the server is
+// ready again, even if ctx ends meanwhile: the drain needs it.
+func (s *serverProc) fault(fs *faultState, reason string) error {
+	if !fs.tryFire() {
+		return nil
+	}
+	s.mu.Lock()
+	s.faultedAt, s.recoveredAt = time.Now(), time.Time{}
+	s.faults++
+	s.mu.Unlock()
+	switch fs.f.Kind {
+	case scenario.FaultKill:
+		op := s.op(history.FKill)
+		op.Invoke = s.r.rec.now()
+		s.signal(syscall.SIGKILL)
+		s.signal(syscall.SIGCONT)
+		if !s.waitExit(reapTimeout) {
+			return s.harnessError("internal", "the server did not die of SIGKILL within "+reapTimeout.String(), nil)
+		}
+		op.Complete, op.Error = s.r.rec.now(), reason
+		s.r.rec.add(op, "")
+		time.Sleep(time.Duration(fs.f.RestartAfterMS) * time.Millisecond)
+		// Restart with the run's own bound, not the fault loop's: the
+		// drain must find the server up.
+		return s.start(context.Background(), s.r.initTimeout())
+	case scenario.FaultPause:
+		op := s.op(history.FPause)
+		op.Invoke = s.r.rec.now()
+		s.signal(syscall.SIGSTOP)
+		op.Complete, op.Error = s.r.rec.now(), reason
+		s.r.rec.add(op, "")
+		time.Sleep(time.Duration(fs.f.PauseMS) * time.Millisecond)
+		op = s.op(history.FResume)
+		op.Invoke = s.r.rec.now()
+		s.signal(syscall.SIGCONT)
+		op.Complete, op.Error = s.r.rec.now(), fmt.Sprintf("after %v", time.Duration(fs.f.PauseMS)*time.Millisecond)
+		s.r.rec.add(op, "")
+		s.mu.Lock()
+		s.recoveredAt = time.Now()
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+// excuses tells whether a client operation invoked at invoked can have
+// failed because of a server fault: the server was down, or came back
+// less than the op timeout before, so a client may still be reconnecting.
+func (s *serverProc) excuses(invoked time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.faultedAt.IsZero() {
+		return false
+	}
+	if s.recoveredAt.IsZero() {
+		return true // down now
+	}
+	return invoked.Before(s.recoveredAt.Add(max(s.r.opTimeout, 5*time.Second)))
+}
+
+// harnessError is a failure of the server itself, with its log's tail.
+func (s *serverProc) harnessError(kind, detail string, err error) *HarnessError {
+	s.mu.Lock()
+	logPath := s.logPath
+	s.mu.Unlock()
+	he := &HarnessError{Scenario: s.r.sc.Name, Client: serverRole, Kind: kind, Detail: detail,
+		Impl: strings.Join(s.argv, " "), LogPath: logPath, Err: err}
+	if b, rerr := os.ReadFile(logPath); rerr == nil {
+		lines := strings.Split(strings.TrimRight(string(bytes.ToValidUTF8(b, []byte("?"))), "\n"), "\n")
+		he.StderrTail = lines[max(0, len(lines)-StderrTailLines):]
+	}
+	if s.exited() {
+		he.ExitStatus = s.exitStatus()
+	}
+	return he
+}
+
+// serverFaults tells whether sc kills or pauses the server.
+func serverFaults(sc *scenario.Scenario) bool {
+	for _, f := range sc.Faults {
+		if f.Target == scenario.TargetServer {
+			return true
+		}
+	}
+	return false
+}
