@@ -1,10 +1,19 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/kafka-lite/kafka-lite/internal/engine/natsserver"
+	"github.com/kafka-lite/kafka-lite/internal/history"
 )
 
 // TestNATSJetStream runs every built-in scenario, scaled down, against a
@@ -13,7 +22,8 @@ import (
 // are separate processes (klcheck adapter --engine URL), exactly as for any
 // implementation. The server allows 8 MiB messages: with the NATS default
 // of 1 MiB, record-sizes and crash-mid-write fail with "refused" (a finding
-// in docs/ENGINES.md).
+// in docs/ENGINES.md). server-crash is skipped: klcheck did not start this
+// server, so it cannot kill it (TestNATSServerKill does).
 func TestNATSJetStream(t *testing.T) {
 	s, err := natsserver.Start(natsserver.Config{StoreDir: t.TempDir(), MaxPayload: 8 << 20})
 	if err != nil {
@@ -27,7 +37,96 @@ func TestNATSJetStream(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("klcheck against NATS exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, "13 scenarios: 13 passed") {
+	if !strings.Contains(out, "14 scenarios: 13 passed, 0 failed, 1 skipped") || !strings.Contains(out, "SKIP server-crash: the scenario kills or pauses the engine's server") {
 		t.Fatalf("unexpected summary:\n%s", out)
 	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestNATSServerKill runs server-crash with klcheck --server: klcheck starts
+// a nats-server process (this test binary run as klnats), SIGKILLs it at
+// random while clients append and ack, restarts it on the same store, and
+// checks the history. What it asserts is what holds on every run:
+//   - the server really was killed and restarted, and the run finished
+//     (clients that failed during the outage were restarted, the drain read
+//     everything back);
+//   - no confirmed append was lost or duplicated, and nothing was
+//     reordered: a process crash loses no page cache, and JetStream wrote
+//     each message before its PubAck;
+//   - the only anomalies allowed are the two JetStream findings of
+//     docs/ENGINES.md, which show in some runs, not all: resume-rewind and
+//     ack-once (finding 8: JetStream confirms an ack before it persists the
+//     consumer's ack floor, so a kill within milliseconds after an ack
+//     rewinds the group), and poll-skip (finding 9: deliveries in flight
+//     when the server died come back only after AckWait).
+func TestNATSServerKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts and kills nats-server processes")
+	}
+	self, err := os.Executable()
+	require.NoError(t, err)
+	port := freePort(t)
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	out := t.TempDir()
+	server := fmt.Sprintf("%s klnats --port %d --store {dir}", self, port)
+	code, stdout, errs := klcheck(t, "--quick", "--scenario", "server-crash", "--impl", url, "--server", server, "--out", out)
+	require.Contains(t, []int{exitPass, exitAnomaly}, code, "stdout:\n%s\nstderr:\n%s", stdout, errs)
+
+	var res struct {
+		Scenarios []struct {
+			Status string `json:"status"`
+			Checks []struct {
+				Check     string `json:"check"`
+				Status    string `json:"status"`
+				Anomalies []struct {
+					Name string `json:"name"`
+				} `json:"anomalies"`
+			} `json:"checks"`
+		} `json:"scenarios"`
+	}
+	b, err := os.ReadFile(filepath.Join(out, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &res), string(b))
+	require.Len(t, res.Scenarios, 1)
+	require.NotEmpty(t, res.Scenarios[0].Checks)
+	for _, c := range res.Scenarios[0].Checks {
+		switch c.Check {
+		case "resume", "ack-once":
+			// Finding 8; may or may not show.
+		case "poll-order":
+			// Finding 9, seen once in about 20 runs: only poll-skip.
+			for _, a := range c.Anomalies {
+				assert.Equal(t, "poll-skip", a.Name, stdout)
+			}
+		default:
+			assert.Equal(t, "PASS", c.Status, "check %s\n%s", c.Check, stdout)
+		}
+	}
+
+	f, err := os.Open(filepath.Join(out, "server-crash", "history.jsonl"))
+	require.NoError(t, err)
+	defer f.Close()
+	h, err := history.ReadJSONL(f)
+	require.NoError(t, err)
+	kills, starts := 0, 0
+	for _, op := range h {
+		if op.Client == "server" {
+			switch op.F {
+			case history.FKill:
+				kills++
+			case history.FStart:
+				starts++
+			}
+		}
+	}
+	assert.GreaterOrEqual(t, kills, 1, "the server was never killed")
+	assert.Equal(t, kills+1, starts, "every kill is followed by a restart")
+	t.Logf("server kills: %d\n%s", kills, stdout)
 }

@@ -4,6 +4,7 @@
 //
 //	klcheck [--impl CMD] [--scenario NAME|FILE]... [--seed N] [--out DIR]
 //	        [--quick] [--list] [--keep] [--verbose]
+//	        [--server CMD [--server-addr HOST:PORT]]
 //	klcheck adapter [--mutant NAME | --engine URL]
 //
 // Exit status: 0 when every scenario passed (skips allowed), 1 when a check
@@ -16,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,6 +25,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/google/shlex"
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/refadapter"
@@ -97,6 +101,8 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		list      = fs.Bool("list", false, "list the scenarios and the checks, and exit")
 		keep      = fs.Bool("keep", false, "keep each scenario's topic directory")
 		verbose   = fs.Bool("verbose", false, "print what the harness does")
+		server    = fs.String("server", "", "start the engine's server with this `CMD` for each scenario ({dir} = a fresh state directory), stop it after, and kill it where a scenario says so (target: server)")
+		serverAdr = fs.String("server-addr", "", "the `HOST:PORT` --server listens on (default: the first address of a nats:// or kafka:// --impl)")
 	)
 	fs.Var(&scenarios, "scenario", "built-in scenario `NAME` or scenario FILE to run (repeatable; default: all built-ins)")
 	fs.Var(&seed, "seed", "override every scenario's seed with `N`")
@@ -147,6 +153,10 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return errorf("%v", err)
 	}
+	srv, err := serverSpec(*server, *serverAdr, *impl)
+	if err != nil {
+		return errorf("%v", err)
+	}
 	if *out != "" {
 		if err := probeDir(*out); err != nil {
 			return errorf("--out %s is not writable: %v", *out, err)
@@ -170,7 +180,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if ctx.Err() != nil {
 			break
 		}
-		opts := run.Options{Impl: im, Seed: seed.v, SeedSet: seed.set, Quick: *quick, Keep: *keep, Progress: progress.Update}
+		opts := run.Options{Impl: im, Seed: seed.v, SeedSet: seed.set, Quick: *quick, Keep: *keep, Progress: progress.Update, Server: srv}
 		if *verbose {
 			opts.Logf = func(format string, args ...any) {
 				progress.Clear()
@@ -229,6 +239,31 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 	return exitPass
+}
+
+// serverSpec turns --server and --server-addr into a run.Server (nil
+// without --server). The address defaults to the first host:port of an
+// engine URL given as --impl.
+func serverSpec(cmdline, addr, impl string) (*run.Server, error) {
+	if cmdline == "" {
+		if addr != "" {
+			return nil, errors.New("--server-addr needs --server")
+		}
+		return nil, nil
+	}
+	argv, err := shlex.Split(cmdline)
+	if err != nil || len(argv) == 0 {
+		return nil, fmt.Errorf("--server %q: not a command line", cmdline)
+	}
+	if addr == "" {
+		if addr = engine.FirstAddr(impl); addr == "" {
+			return nil, errors.New("--server needs --server-addr HOST:PORT unless --impl is a nats:// or kafka:// URL")
+		}
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("--server-addr %q: %v", addr, err)
+	}
+	return &run.Server{Argv: argv, Addr: addr}, nil
 }
 
 // probeDir creates dir and checks that a file can be written in it.

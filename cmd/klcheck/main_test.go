@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kafka-lite/kafka-lite/internal/engine/natsserver"
 )
 
 // fakeImpl is the test adapter of internal/run, built once.
@@ -19,6 +21,11 @@ func TestMain(m *testing.M) {
 	// engines; in tests "itself" is this test binary.
 	if len(os.Args) > 1 && os.Args[1] == "adapter" {
 		os.Exit(realMain(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, false))
+	}
+	// ... and the NATS server that --server starts and kills is this test
+	// binary too, run as klnats: a separate process, as a real server is.
+	if len(os.Args) > 1 && os.Args[1] == "klnats" {
+		os.Exit(natsserver.Main(os.Args[2:], os.Stderr))
 	}
 	dir, err := os.MkdirTemp("", "klcheck-cli-test-")
 	if err != nil {
@@ -164,5 +171,26 @@ func TestList(t *testing.T) {
 	code, out, _ := klcheck(t, "--list")
 	if code != 0 || !strings.Contains(out, "Scenarios:") || !strings.Contains(out, "lost-write") {
 		t.Errorf("exit %d\n%s", code, out)
+	}
+}
+
+func TestServerFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--server-addr", "127.0.0.1:1"}, "--server-addr needs --server"},
+		{[]string{"--server", "klnats --store {dir}"}, "--server needs --server-addr HOST:PORT unless --impl is a nats:// or kafka:// URL"},
+		{[]string{"--server", "klnats", "--server-addr", "nohost"}, `--server-addr "nohost"`},
+		{[]string{"--server", "'unclosed", "--impl", "nats://127.0.0.1:4222"}, "not a command line"},
+	} {
+		code, _, errs := klcheck(t, tc.args...)
+		if code != exitError || !strings.Contains(errs, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, errs, tc.want)
+		}
+	}
+	s, err := serverSpec("bin/klnats --port 4300 --store {dir}", "", "nats://127.0.0.1:4300,127.0.0.1:4301?sync=always")
+	if err != nil || s.Addr != "127.0.0.1:4300" || len(s.Argv) != 5 {
+		t.Errorf("serverSpec = %+v, %v", s, err)
 	}
 }

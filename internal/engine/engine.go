@@ -73,3 +73,16 @@ func Serve(ctx context.Context, rawURL string, in io.Reader, out io.Writer) erro
 		return kafkaadapter.Serve(ctx, u, in, out)
 	}
 }
+
+// FirstAddr returns the first host:port of an engine URL, or "" when impl
+// is not one: the address a server started by klcheck --server listens on.
+func FirstAddr(impl string) string {
+	if !IsURL(impl) {
+		return ""
+	}
+	u, err := enginekit.ParseURL(impl)
+	if err != nil || len(u.Hosts) == 0 {
+		return ""
+	}
+	return u.Hosts[0]
+}
