@@ -271,7 +271,7 @@ func (r *runner) startServer(dir string) *HarnessError {
 		}
 	}
 	r.server = newServer(r, spec, state, logDir)
-	if err := r.server.start(context.Background(), r.initTimeout()); err != nil {
+	if err := r.server.start(context.Background(), spec.readyTimeout()); err != nil {
 		var he *HarnessError
 		if errors.As(err, &he) {
 			return he
@@ -279,11 +279,6 @@ func (r *runner) startServer(dir string) *HarnessError {
 		return fail(err.Error(), err)
 	}
 	return nil
-}
-
-// initTimeout bounds an init, and a server's start.
-func (r *runner) initTimeout() time.Duration {
-	return time.Duration(max(r.sc.Timeouts.InitMS, r.sc.Timeouts.OpMS)) * time.Millisecond
 }
 
 // strayEntries lists what is in a run's temporary directory besides the

@@ -29,6 +29,21 @@ type Server struct {
 	// Addr is the host:port the server listens on; the server is ready
 	// when a TCP connection to it succeeds.
 	Addr string `json:"addr"`
+	// ReadyTimeout bounds each start, until the address accepts
+	// connections (default DefaultServerReadyTimeout).
+	ReadyTimeout time.Duration `json:"-"`
+}
+
+// DefaultServerReadyTimeout is Server.ReadyTimeout's default: room for a
+// JVM-based broker to recover its log on a loaded machine.
+const DefaultServerReadyTimeout = 60 * time.Second
+
+// readyTimeout returns the bound of one start.
+func (s Server) readyTimeout() time.Duration {
+	if s.ReadyTimeout > 0 {
+		return s.ReadyTimeout
+	}
+	return DefaultServerReadyTimeout
 }
 
 // ServerDirPlaceholder is replaced in Server.Argv by the state directory.
@@ -265,7 +280,7 @@ func (s *serverProc) fault(fs *faultState, reason string) error {
 		time.Sleep(time.Duration(fs.f.RestartAfterMS) * time.Millisecond)
 		// Restart with the run's own bound, not the fault loop's: the
 		// drain must find the server up.
-		return s.start(context.Background(), s.r.initTimeout())
+		return s.start(context.Background(), s.spec.readyTimeout())
 	case scenario.FaultPause:
 		op := s.op(history.FPause)
 		op.Invoke = s.r.rec.now()
