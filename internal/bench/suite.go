@@ -403,7 +403,7 @@ func (s *suite) rows() []report.BenchRow {
 				for _, v := range sp {
 					s.col.add(key, "x", v)
 				}
-				r := report.BenchRow{Experiment: exp + " speedup", What: "ref time ÷ " + pi.name + " time, per repetition",
+				r := report.BenchRow{Experiment: exp + " speedup", What: pi.name + " time ÷ ref time, per repetition",
 					Impl: "ref vs " + pi.name, Unit: "x", Min: c.min(key), Median: c.median(key), Limit: nan, Ratio: nan}
 				if len(sp) == 0 {
 					r.Error = "not measured"
@@ -411,6 +411,18 @@ func (s *suite) rows() []report.BenchRow {
 					r.Target, r.Verdict = "≥ 5×", verdict(r.Median >= 5)
 				}
 				rows = append(rows, r)
+				// Like for like: both through the protocol, with the same
+				// batches. Informational; the null adapter's rows show how
+				// much of either is the protocol itself.
+				ra := s.col.vals[exp+"/ref-adapter/time"]
+				if n := min(len(a), len(ra)); n > 0 {
+					gross := exp + "/speedup-adapter-vs-" + pi.name
+					for i := 0; i < n; i++ {
+						s.col.add(gross, "x", a[i]/ra[i])
+					}
+					rows = append(rows, report.BenchRow{Experiment: exp + " speedup", What: pi.name + " time ÷ ref-adapter time, per repetition (both through the protocol)",
+						Impl: "ref-adapter vs " + pi.name, Unit: "x", Min: c.min(gross), Median: c.median(gross), Limit: nan, Ratio: nan})
+				}
 			}
 		}
 	}
