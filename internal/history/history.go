@@ -57,7 +57,7 @@ type Op struct {
 	Index   int    `json:"index"`
 	Client  string `json:"client"`
 	Session int    `json:"session"` // 1 for the first process of a client, +1 per restart
-	Role    string `json:"role"`    // "producer" or "consumer"
+	Role    string `json:"role"`    // "producer", "consumer", or "server" (klcheck --server)
 	Group   string `json:"group,omitempty"`
 	F       string `json:"f"`
 	// Phase is "main" for the scenario proper and "drain" for the final
