@@ -109,7 +109,7 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	}
 	r.addLog(log)
 	at := r.rec.now()
-	p, err := startProcess(r.impl.Argv, c.fsize, log)
+	p, err := startProcess(r.impl.Argv, c.fsize, log, false)
 	if err != nil {
 		err = fmt.Errorf("start client %s: %w", c.name, err)
 		return &HarnessError{Scenario: r.sc.Name, Client: c.name, Session: sess, Kind: "start",

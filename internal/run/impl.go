@@ -58,6 +58,12 @@ func AdapterEngine(self, url string) ([]string, error) {
 // followed by a mutant name selects a deliberately broken variant.
 const RefImpl = "ref"
 
+// IsRef reports whether i is the reference implementation or one of its
+// mutants, as ResolveImpl resolves them.
+func (i Impl) IsRef() bool {
+	return i.Spec == "" || i.Spec == RefImpl || strings.HasPrefix(i.Spec, RefImpl+":")
+}
+
 // ResolveImpl turns an --impl value into a command line:
 //
 //   - "" or "ref": self with the single argument "adapter" (the reference);

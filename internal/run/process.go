@@ -61,9 +61,11 @@ type restartPlan struct {
 }
 
 // startProcess starts argv in its own process group with pipes for stdin,
-// stdout and stderr. The stderr lines go to log. With fsize > 0 the process
-// runs under RLIMIT_FSIZE = fsize with SIGXFSZ ignored.
-func startProcess(argv []string, fsize int64, log *stderrLog) (*process, error) {
+// stdout and stderr. The stderr lines go to log, and so does stdout when
+// stdoutToLog is set (a server, which speaks no protocol on it; p.stdout is
+// then nil). With fsize > 0 the process runs under RLIMIT_FSIZE = fsize
+// with SIGXFSZ ignored.
+func startProcess(argv []string, fsize int64, log *stderrLog, stdoutToLog bool) (*process, error) {
 	if len(argv) == 0 {
 		return nil, errors.New("empty command line")
 	}
@@ -87,15 +89,17 @@ func startProcess(argv []string, fsize int64, log *stderrLog) (*process, error) 
 	if err != nil {
 		return nil, fmt.Errorf("stdin pipe: %w", err)
 	}
-	outR, outW, err := pipe()
-	if err != nil {
-		closeAll()
-		return nil, fmt.Errorf("stdout pipe: %w", err)
-	}
 	errR, errW, err := pipe()
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("stderr pipe: %w", err)
+	}
+	outR, outW := (*os.File)(nil), errW
+	if !stdoutToLog {
+		if outR, outW, err = pipe(); err != nil {
+			closeAll()
+			return nil, fmt.Errorf("stdout pipe: %w", err)
+		}
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
@@ -107,7 +111,9 @@ func startProcess(argv []string, fsize int64, log *stderrLog) (*process, error) 
 		return nil, err
 	}
 	_ = inR.Close()
-	_ = outW.Close()
+	if !stdoutToLog {
+		_ = outW.Close()
+	}
 	_ = errW.Close()
 	p := &process{cmd: cmd, pid: cmd.Process.Pid, stdin: inW, stdout: outR, stderr: log, done: make(chan struct{})}
 	go log.readFrom(errR)
@@ -199,7 +205,9 @@ func (p *process) reap(timeout time.Duration) bool {
 	}
 	ok := p.wait(timeout)
 	_ = p.stdin.Close()
-	_ = p.stdout.Close()
+	if p.stdout != nil {
+		_ = p.stdout.Close()
+	}
 	p.mu.Lock()
 	conn := p.conn
 	p.mu.Unlock()

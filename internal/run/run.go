@@ -126,6 +126,15 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		res.Duration = time.Since(began)
 	}()
 
+	if serverFaults(sc) && opts.Server == nil {
+		res.Status = StatusSkip
+		res.Reason = "the scenario kills or pauses the engine's server, and klcheck did not start one: run it with --server CMD (see docs/ENGINES.md)"
+		if opts.Impl.IsRef() {
+			res.Reason = "the scenario kills or pauses the engine's server, and the reference log has none (its clients are the whole implementation)"
+		}
+		return res, nil
+	}
+
 	dir, err := os.MkdirTemp(opts.TempDir, "klcheck-"+sc.Name+"-")
 	if err != nil {
 		he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
@@ -141,15 +150,6 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		return res, he
 	}
 	r.topicRoot, res.TopicDir = data, data
-	if serverFaults(sc) && opts.Server == nil {
-		_ = os.RemoveAll(dir)
-		res.Status = StatusSkip
-		res.Reason = "the scenario kills or pauses the engine's server, and klcheck did not start one: run it with --server CMD (see docs/ENGINES.md)"
-		if spec := opts.Impl.Spec; spec == "" || spec == RefImpl || strings.HasPrefix(spec, RefImpl+":") {
-			res.Reason = "the scenario kills or pauses the engine's server, and the reference log has none (its clients are the whole implementation)"
-		}
-		return res, nil
-	}
 	if !opts.Keep {
 		defer func() {
 			r.procs.killAll(reapTimeout)
@@ -192,6 +192,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 	}
 	stopProgress()
 	r.procs.killAll(reapTimeout)
+	if r.server != nil {
+		// Now, not only in the deferred stop: its log must be complete
+		// before writeOutputs checks it. A failure to reap is reported by
+		// the deferred stop.
+		r.server.stop()
+	}
 	if stray := strayEntries(dir); len(stray) > 0 {
 		r.wrap(&HarnessError{Scenario: sc.Name, Kind: "stray-write",
 			Detail: fmt.Sprintf("the implementation wrote outside the directory it was given (%s): %s", data, strings.Join(stray, ", "))})

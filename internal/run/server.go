@@ -1,13 +1,9 @@
 package run
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -67,16 +63,12 @@ type serverProc struct {
 	argv   []string
 	logDir string
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	done    chan struct{}
-	waitErr error
-	n       int    // processes started
-	logPath string // the current process's log
+	mu   sync.Mutex
+	proc *process // the current server process
+	n    int      // processes started
 	// faultedAt is when the last server fault began; recoveredAt when the
 	// server was last ready again after it (zero while it is down).
 	faultedAt, recoveredAt time.Time
-	faults                 int
 }
 
 // newServer prepares spec for one scenario: its state directory is dir.
@@ -98,58 +90,43 @@ func listening(addr string) bool {
 	return true
 }
 
-// start starts the server and waits until it accepts connections, up to
-// timeout. The server must not be running.
+// start starts the server, its stdout and stderr into server.N.log, and
+// waits until it accepts connections, up to timeout. The server must not
+// be running.
 func (s *serverProc) start(ctx context.Context, timeout time.Duration) error {
 	s.mu.Lock()
 	s.n++
 	n := s.n
 	s.mu.Unlock()
-	logPath := filepath.Join(s.logDir, fmt.Sprintf("server.%d.log", n))
-	log, err := os.Create(logPath)
+	log, err := newStderrLog(filepath.Join(s.logDir, fmt.Sprintf("server.%d.log", n)))
 	if err != nil {
-		return s.r.outputError(fmt.Errorf("server log: %w", err))
+		return s.r.outputError(fmt.Errorf("server: %w", err))
 	}
+	s.r.addLog(log)
 	at := s.r.rec.now()
-	cmd := exec.Command(s.argv[0], s.argv[1:]...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = log.Close()
-		return s.harnessError("start", fmt.Sprintf("cannot start the server %q: %v", strings.Join(s.argv, " "), err), err)
+	p, err := startProcess(s.argv, 0, log, true)
+	if err != nil {
+		return s.harnessError(nil, "start", fmt.Sprintf("cannot start the server %q: %v", strings.Join(s.argv, " "), err), err)
 	}
-	done := make(chan struct{})
+	p.session, p.logPath = n, log.path
 	s.mu.Lock()
-	s.cmd, s.done, s.logPath = cmd, done, logPath
+	s.proc = p
 	s.mu.Unlock()
-	go func() {
-		err := cmd.Wait()
-		_ = log.Close()
-		// Stragglers of its process group die with it.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		s.mu.Lock()
-		s.waitErr = err
-		s.mu.Unlock()
-		close(done)
-	}()
 	deadline := time.Now().Add(timeout)
 	for !listening(s.spec.Addr) {
-		select {
-		case <-done:
-			return s.harnessError("start", fmt.Sprintf("the server exited before it listened on %s (%s)", s.spec.Addr, s.exitStatus()), nil)
-		default:
+		if p.exited() {
+			return s.harnessError(p, "start", fmt.Sprintf("the server exited before it listened on %s (%s)", s.spec.Addr, p.exitStatus()), nil)
 		}
 		if time.Now().After(deadline) {
-			s.stopNow()
-			return s.harnessError("start", fmt.Sprintf("the server did not listen on %s within %v", s.spec.Addr, timeout), nil)
+			return s.harnessError(p, "start", fmt.Sprintf("the server did not listen on %s within %v", s.spec.Addr, timeout), nil)
 		}
 		if !sleepCtx(ctx, serverReadyPoll) {
-			s.stopNow()
+			p.reap(reapTimeout)
 			return errStopped
 		}
 	}
 	op := s.op(history.FStart)
-	op.Invoke, op.Complete, op.Error = at, s.r.rec.now(), fmt.Sprintf("pid %d, listening on %s", cmd.Process.Pid, s.spec.Addr)
+	op.Invoke, op.Complete, op.Error = at, s.r.rec.now(), fmt.Sprintf("pid %d, listening on %s", p.pid, s.spec.Addr)
 	s.r.rec.add(op, "")
 	s.mu.Lock()
 	if !s.faultedAt.IsZero() {
@@ -167,92 +144,26 @@ func (s *serverProc) op(f string) history.Op {
 	return history.Op{Client: serverRole, Session: n, Role: serverRole, F: f, Phase: phaseMain, Outcome: history.OK}
 }
 
-// exited tells whether the current server process has ended.
-func (s *serverProc) exited() bool {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-		return false
-	}
-}
-
-// exitStatus describes how the current server process ended.
-func (s *serverProc) exitStatus() string {
+// current returns the current server process (nil before the first).
+func (s *serverProc) current() *process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var ee *exec.ExitError
-	switch {
-	case s.waitErr == nil:
-		return "exit status 0"
-	case errors.As(s.waitErr, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return "killed by signal " + ws.Signal().String()
-		}
-		return fmt.Sprintf("exit status %d", ee.ExitCode())
-	default:
-		return s.waitErr.Error()
-	}
-}
-
-// signal sends sig to the server's process group while it runs.
-func (s *serverProc) signal(sig syscall.Signal) {
-	s.mu.Lock()
-	cmd, done := s.cmd, s.done
-	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	select {
-	case <-done:
-	default:
-		_ = syscall.Kill(-cmd.Process.Pid, sig)
-	}
-}
-
-// waitExit waits up to timeout for the server process to end.
-func (s *serverProc) waitExit(timeout time.Duration) bool {
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
-	if done == nil {
-		return true
-	}
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
-}
-
-// stopNow kills the server and reaps it.
-func (s *serverProc) stopNow() bool {
-	s.signal(syscall.SIGKILL)
-	s.signal(syscall.SIGCONT)
-	return s.waitExit(reapTimeout)
+	return s.proc
 }
 
 // stop ends the server at the end of a scenario: SIGTERM, then SIGKILL
 // after serverStopTimeout. It reports whether the server was reaped.
 func (s *serverProc) stop() bool {
-	if s.exited() {
+	p := s.current()
+	if p == nil {
 		return true
 	}
-	s.signal(syscall.SIGCONT)
-	s.signal(syscall.SIGTERM)
-	if s.waitExit(serverStopTimeout) {
-		return true
+	if !p.exited() {
+		p.signal(sigCONT)
+		p.signal(syscall.SIGTERM)
+		p.wait(serverStopTimeout)
 	}
-	return s.stopNow()
+	return p.reap(reapTimeout)
 }
 
 // fault applies a server fault: SIGKILL, then a restart after
@@ -264,33 +175,32 @@ func (s *serverProc) fault(fs *faultState, reason string) error {
 	}
 	s.mu.Lock()
 	s.faultedAt, s.recoveredAt = time.Now(), time.Time{}
-	s.faults++
 	s.mu.Unlock()
+	p := s.current()
 	switch fs.f.Kind {
 	case scenario.FaultKill:
 		op := s.op(history.FKill)
 		op.Invoke = s.r.rec.now()
-		s.signal(syscall.SIGKILL)
-		s.signal(syscall.SIGCONT)
-		if !s.waitExit(reapTimeout) {
-			return s.harnessError("internal", "the server did not die of SIGKILL within "+reapTimeout.String(), nil)
+		p.kill(nil)
+		if !p.reap(reapTimeout) {
+			return s.harnessError(p, "internal", "the server did not die of SIGKILL within "+reapTimeout.String(), nil)
 		}
 		op.Complete, op.Error = s.r.rec.now(), reason
 		s.r.rec.add(op, "")
 		time.Sleep(time.Duration(fs.f.RestartAfterMS) * time.Millisecond)
-		// Restart with the run's own bound, not the fault loop's: the
-		// drain must find the server up.
+		// Restart with the server's own bound, not the fault loop's
+		// context: the drain must find the server up.
 		return s.start(context.Background(), s.spec.readyTimeout())
 	case scenario.FaultPause:
 		op := s.op(history.FPause)
 		op.Invoke = s.r.rec.now()
-		s.signal(syscall.SIGSTOP)
+		p.signal(sigSTOP)
 		op.Complete, op.Error = s.r.rec.now(), reason
 		s.r.rec.add(op, "")
 		time.Sleep(time.Duration(fs.f.PauseMS) * time.Millisecond)
 		op = s.op(history.FResume)
 		op.Invoke = s.r.rec.now()
-		s.signal(syscall.SIGCONT)
+		p.signal(sigCONT)
 		op.Complete, op.Error = s.r.rec.now(), fmt.Sprintf("after %v", time.Duration(fs.f.PauseMS)*time.Millisecond)
 		s.r.rec.add(op, "")
 		s.mu.Lock()
@@ -315,19 +225,15 @@ func (s *serverProc) excuses(invoked time.Time) bool {
 	return invoked.Before(s.recoveredAt.Add(max(s.r.opTimeout, 5*time.Second)))
 }
 
-// harnessError is a failure of the server itself, with its log's tail.
-func (s *serverProc) harnessError(kind, detail string, err error) *HarnessError {
-	s.mu.Lock()
-	logPath := s.logPath
-	s.mu.Unlock()
+// harnessError is a failure of the server itself: it reaps p, if any,
+// and reports how it ended and the tail of its log.
+func (s *serverProc) harnessError(p *process, kind, detail string, err error) *HarnessError {
 	he := &HarnessError{Scenario: s.r.sc.Name, Client: serverRole, Kind: kind, Detail: detail,
-		Impl: strings.Join(s.argv, " "), LogPath: logPath, Err: err}
-	if b, rerr := os.ReadFile(logPath); rerr == nil {
-		lines := strings.Split(strings.TrimRight(string(bytes.ToValidUTF8(b, []byte("?"))), "\n"), "\n")
-		he.StderrTail = lines[max(0, len(lines)-StderrTailLines):]
-	}
-	if s.exited() {
-		he.ExitStatus = s.exitStatus()
+		Impl: Impl{Argv: s.argv}.String(), Err: err}
+	if p != nil {
+		p.reap(reapTimeout)
+		p.stderr.waitClosed(500 * time.Millisecond)
+		he.ExitStatus, he.StderrTail, he.LogPath = p.exitStatus(), p.stderr.lastLines(StderrTailLines), p.logPath
 	}
 	return he
 }
