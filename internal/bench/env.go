@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -37,20 +38,7 @@ func FilesystemName(dir string) string {
 	if n, ok := fsMagic[int64(st.Type)]; ok {
 		return n
 	}
-	return "0x" + strings.ToUpper(strconvHex(uint64(st.Type)))
-}
-
-func strconvHex(v uint64) string {
-	const d = "0123456789abcdef"
-	if v == 0 {
-		return "0"
-	}
-	var b []byte
-	for v > 0 {
-		b = append([]byte{d[v&15]}, b...)
-		v >>= 4
-	}
-	return string(b)
+	return fmt.Sprintf("0x%X", uint64(st.Type))
 }
 
 // Environment describes this machine for the report.

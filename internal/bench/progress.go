@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/kafka-lite/kafka-lite/internal/report"
 )
 
 // progress reports what runs now: on a terminal, one line rewritten in
@@ -21,15 +21,10 @@ type progress struct {
 	shown bool
 }
 
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
 func newProgress(w io.Writer, quiet bool) *progress {
 	pr := &progress{w: w, quiet: quiet, start: time.Now()}
 	if f, ok := w.(*os.File); ok {
-		pr.tty = isTerminal(f) && isTerminal(os.Stdout)
+		pr.tty = report.IsTerminal(f) && report.IsTerminal(os.Stdout)
 	}
 	return pr
 }
@@ -58,10 +53,7 @@ func (p *progress) warn(msg string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.shown {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.shown = false
-	}
+	p.clearLocked()
 	fmt.Fprintf(p.w, "klbench: %s\n", msg)
 }
 
@@ -72,6 +64,11 @@ func (p *progress) done() {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.clearLocked()
+}
+
+// clearLocked erases the progress line if one is shown; p.mu is held.
+func (p *progress) clearLocked() {
 	if p.shown {
 		fmt.Fprint(p.w, "\r\033[K")
 		p.shown = false
