@@ -15,6 +15,7 @@ import (
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit"
+	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit/enginetest"
 	"github.com/kafka-lite/kafka-lite/internal/engine/kafkaadapter"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
@@ -34,78 +35,10 @@ func startFake(t *testing.T) (url string, addrs []string) {
 	return "kafka://" + strings.Join(addrs, ","), addrs
 }
 
-type client struct {
-	t *testing.T
-	s *enginekit.Session
-}
-
-func open(t *testing.T, url string, init protocol.Request) (*client, protocol.Reply) {
+// mustOpen opens a session whose init must succeed.
+func mustOpen(t *testing.T, url string, init protocol.Request) *enginetest.Client {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	s := enginekit.StartSession(ctx, func(ctx context.Context, in io.Reader, out io.Writer) error {
-		return engine.Serve(ctx, url, in, out)
-	})
-	init.Op = protocol.OpInit
-	rep, err := s.Do(init)
-	require.NoError(t, err)
-	return &client{t: t, s: s}, rep
-}
-
-func mustOpen(t *testing.T, url string, init protocol.Request) *client {
-	t.Helper()
-	c, rep := open(t, url, init)
-	require.True(t, rep.OK, "init: %+v", rep)
-	require.Equal(t, kafkaadapter.Impl, rep.Impl)
-	return c
-}
-
-func (c *client) append(values ...string) []int64 {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpAppend, Values: values})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "append: %+v", rep)
-	require.Len(c.t, rep.Offsets, len(values))
-	offs := make([]int64, len(values))
-	for i, o := range rep.Offsets {
-		require.NotNil(c.t, o)
-		offs[i] = *o
-	}
-	return offs
-}
-
-func (c *client) poll(max int, timeout time.Duration) []protocol.Record {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpPoll, Max: max, TimeoutMS: int(timeout.Milliseconds())})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "poll: %+v", rep)
-	return rep.Records
-}
-
-func (c *client) pollN(n int) []protocol.Record {
-	c.t.Helper()
-	var out []protocol.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for len(out) < n && time.Now().Before(deadline) {
-		out = append(out, c.poll(n-len(out), 500*time.Millisecond)...)
-	}
-	require.Len(c.t, out, n)
-	return out
-}
-
-func (c *client) ack(off int64) protocol.Reply {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpAck, Offset: protocol.Int64(off)})
-	require.NoError(c.t, err)
-	return rep
-}
-
-func (c *client) close() {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpClose})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "close: %+v", rep)
-	require.NoError(c.t, c.s.Wait(5*time.Second))
+	return enginetest.MustOpen(t, url, init, kafkaadapter.Impl)
 }
 
 func producer(dir string) protocol.Request {
@@ -131,7 +64,7 @@ func TestSessionEndToEndOnKfake(t *testing.T) {
 	dir := t.TempDir()
 
 	p := mustOpen(t, url, producer(dir))
-	offs := append(p.append(values("a", 5)...), p.append("a-5")...)
+	offs := append(p.Append(values("a", 5)...), p.Append("a-5")...)
 	// Idempotent produce without transactions: dense offsets from 0.
 	require.Equal(t, []int64{0, 1, 2, 3, 4, 5}, offs)
 
@@ -158,32 +91,32 @@ func TestSessionEndToEndOnKfake(t *testing.T) {
 	require.Equal(t, "-1", got["retention.ms"])
 
 	e := mustOpen(t, url, consumer(dir, "", protocol.StartEarliest))
-	recs := e.pollN(6)
+	recs := e.PollN(6)
 	for i, r := range recs {
 		require.Equal(t, int64(i), r.Offset)
 		require.Equal(t, fmt.Sprintf("a-%d", i), r.Value)
 	}
 	start := time.Now()
-	require.Empty(t, e.poll(10, 300*time.Millisecond))
+	require.Empty(t, e.Poll(10, 300*time.Millisecond))
 	require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond)
-	rep := e.ack(1)
+	rep := e.Ack(1)
 	require.False(t, rep.OK)
 	require.Equal(t, protocol.CodeInvalid, rep.Code)
 
 	l := mustOpen(t, url, consumer(dir, "", protocol.StartLatest))
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		p.append("b-0")
+		p.Append("b-0")
 	}()
 	start = time.Now()
-	recs = l.poll(10, 5*time.Second)
+	recs = l.Poll(10, 5*time.Second)
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.Equal(t, []protocol.Record{{Offset: 6, Value: "b-0"}}, recs)
 
 	g := mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	require.Equal(t, int64(0), g.pollN(7)[0].Offset)
-	require.True(t, g.ack(2).OK)
-	g.close()
+	require.Equal(t, int64(0), g.PollN(7)[0].Offset)
+	require.True(t, g.Ack(2).OK)
+	g.Close()
 
 	// Kafka convention: the committed offset is ack+1.
 	resps, err := adm.FetchOffsets(context.Background(), kafkaadapter.GroupName(dir, "g"))
@@ -193,23 +126,23 @@ func TestSessionEndToEndOnKfake(t *testing.T) {
 	require.Equal(t, int64(3), r.At)
 
 	g = mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	recs = g.pollN(4)
+	recs = g.PollN(4)
 	require.Equal(t, int64(3), recs[0].Offset)
-	require.True(t, g.ack(4).OK)
-	require.ErrorIs(t, g.s.Wait(5*time.Second), io.ErrUnexpectedEOF) // a crash, no close
+	require.True(t, g.Ack(4).OK)
+	require.ErrorIs(t, g.S.Wait(5*time.Second), io.ErrUnexpectedEOF) // a crash, no close
 
 	h := mustOpen(t, url, consumer(dir, "h", protocol.StartAcked))
-	require.Equal(t, int64(0), h.pollN(7)[0].Offset)
-	h.close()
+	require.Equal(t, int64(0), h.PollN(7)[0].Offset)
+	h.Close()
 
 	g = mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	recs = g.pollN(2)
+	recs = g.PollN(2)
 	require.Equal(t, []int64{5, 6}, []int64{recs[0].Offset, recs[1].Offset})
-	g.close()
+	g.Close()
 
-	p.close()
-	e.close()
-	l.close()
+	p.Close()
+	e.Close()
+	l.Close()
 }
 
 func TestConfigMapping(t *testing.T) {
@@ -257,8 +190,8 @@ func TestFsyncAlwaysOnKfakeIsAcceptedButMeaningless(t *testing.T) {
 	req := producer(dir)
 	req.Config.Fsync = protocol.FsyncAlways
 	p := mustOpen(t, url, req)
-	require.Equal(t, []int64{0}, p.append("x"))
-	p.close()
+	require.Equal(t, []int64{0}, p.Append("x"))
+	p.Close()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
 	require.NoError(t, err)
@@ -292,19 +225,19 @@ func TestRetentionOnKfake(t *testing.T) {
 	req.Config = &protocol.Config{ChunkBytes: 100, RetainChunks: 2} // retention.bytes 200
 	p := mustOpen(t, url, req)
 	for i := 0; i < 20; i++ {
-		p.append(fmt.Sprintf("v-%02d", i))
+		p.Append(fmt.Sprintf("v-%02d", i))
 	}
 	fake.ApplyRetention()
 	c := mustOpen(t, url, protocol.Request{Dir: dir, Topic: "t", Client: "c", Role: protocol.RoleConsumer,
 		Start: protocol.StartEarliest, Config: req.Config})
 	var recs []protocol.Record
 	for len(recs) == 0 || recs[len(recs)-1].Offset < 19 {
-		got := c.poll(100, 2*time.Second)
+		got := c.Poll(100, 2*time.Second)
 		require.NotEmpty(t, got)
 		recs = append(recs, got...)
 	}
 	t.Logf("retention.bytes=200 after ApplyRetention: first offset kept %d of 0..19", recs[0].Offset)
 	require.Positive(t, recs[0].Offset, "old batches were deleted")
-	c.close()
-	p.close()
+	c.Close()
+	p.Close()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit"
+	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit/enginetest"
 	"github.com/kafka-lite/kafka-lite/internal/engine/natsadapter"
 	"github.com/kafka-lite/kafka-lite/internal/engine/natsserver"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
@@ -29,79 +30,10 @@ func startServer(t *testing.T) string {
 	return s.ClientURL() // nats://127.0.0.1:PORT
 }
 
-type client struct {
-	t *testing.T
-	s *enginekit.Session
-}
-
-func open(t *testing.T, url string, init protocol.Request) (*client, protocol.Reply) {
+// mustOpen opens a session whose init must succeed.
+func mustOpen(t *testing.T, url string, init protocol.Request) *enginetest.Client {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	s := enginekit.StartSession(ctx, func(ctx context.Context, in io.Reader, out io.Writer) error {
-		return engine.Serve(ctx, url, in, out)
-	})
-	init.Op = protocol.OpInit
-	rep, err := s.Do(init)
-	require.NoError(t, err)
-	return &client{t: t, s: s}, rep
-}
-
-func mustOpen(t *testing.T, url string, init protocol.Request) *client {
-	t.Helper()
-	c, rep := open(t, url, init)
-	require.True(t, rep.OK, "init: %+v", rep)
-	require.Equal(t, natsadapter.Impl, rep.Impl)
-	return c
-}
-
-func (c *client) append(values ...string) []int64 {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpAppend, Values: values})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "append: %+v", rep)
-	require.Len(c.t, rep.Offsets, len(values))
-	offs := make([]int64, len(values))
-	for i, o := range rep.Offsets {
-		require.NotNil(c.t, o)
-		offs[i] = *o
-	}
-	return offs
-}
-
-func (c *client) poll(max int, timeout time.Duration) []protocol.Record {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpPoll, Max: max, TimeoutMS: int(timeout.Milliseconds())})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "poll: %+v", rep)
-	return rep.Records
-}
-
-// pollN polls until n records came, or fails.
-func (c *client) pollN(n int) []protocol.Record {
-	c.t.Helper()
-	var out []protocol.Record
-	deadline := time.Now().Add(10 * time.Second)
-	for len(out) < n && time.Now().Before(deadline) {
-		out = append(out, c.poll(n-len(out), 500*time.Millisecond)...)
-	}
-	require.Len(c.t, out, n)
-	return out
-}
-
-func (c *client) ack(off int64) protocol.Reply {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpAck, Offset: protocol.Int64(off)})
-	require.NoError(c.t, err)
-	return rep
-}
-
-func (c *client) close() {
-	c.t.Helper()
-	rep, err := c.s.Do(protocol.Request{Op: protocol.OpClose})
-	require.NoError(c.t, err)
-	require.True(c.t, rep.OK, "close: %+v", rep)
-	require.NoError(c.t, c.s.Wait(5*time.Second))
+	return enginetest.MustOpen(t, url, init, natsadapter.Impl)
 }
 
 func producer(dir string) protocol.Request {
@@ -127,7 +59,7 @@ func TestSessionEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 
 	p := mustOpen(t, url, producer(dir))
-	offs := append(p.append(values("a", 5)...), p.append("a-5")...)
+	offs := append(p.Append(values("a", 5)...), p.Append("a-5")...)
 	// Offsets are the stream sequences: dense from 1.
 	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, offs)
 
@@ -153,16 +85,16 @@ func TestSessionEndToEnd(t *testing.T) {
 
 	// Earliest, no group: everything in order, then [] at the timeout.
 	e := mustOpen(t, url, consumer(dir, "", protocol.StartEarliest))
-	recs := e.pollN(6)
+	recs := e.PollN(6)
 	for i, r := range recs {
 		require.Equal(t, int64(i+1), r.Offset)
 		require.Equal(t, fmt.Sprintf("a-%d", i), r.Value)
 	}
 	start := time.Now()
-	require.Empty(t, e.poll(10, 300*time.Millisecond))
+	require.Empty(t, e.Poll(10, 300*time.Millisecond))
 	require.GreaterOrEqual(t, time.Since(start), 250*time.Millisecond)
 	// Ack without a group is invalid.
-	rep := e.ack(1)
+	rep := e.Ack(1)
 	require.False(t, rep.OK)
 	require.Equal(t, protocol.CodeInvalid, rep.Code)
 
@@ -171,60 +103,60 @@ func TestSessionEndToEnd(t *testing.T) {
 	l := mustOpen(t, url, consumer(dir, "", protocol.StartLatest))
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		p.append("b-0")
+		p.Append("b-0")
 	}()
 	start = time.Now()
-	recs = l.poll(10, 5*time.Second)
+	recs = l.Poll(10, 5*time.Second)
 	require.Less(t, time.Since(start), 3*time.Second)
 	require.Equal(t, []protocol.Record{{Offset: 7, Value: "b-0"}}, recs)
-	e.pollN(1)
+	e.PollN(1)
 
 	// Group g, start acked, first time: from the beginning.
 	g := mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	recs = g.pollN(7)
+	recs = g.PollN(7)
 	require.Equal(t, int64(1), recs[0].Offset)
-	require.True(t, g.ack(3).OK)
+	require.True(t, g.Ack(3).OK)
 	// An offset that was not delivered cannot be acked (AckAll needs the
 	// message).
-	rep = g.ack(99)
+	rep = g.Ack(99)
 	require.False(t, rep.OK)
 	require.Equal(t, protocol.CodeInvalid, rep.Code)
-	g.close()
+	g.Close()
 
 	// Restart: resumes after the last ack, although 4..7 were delivered.
 	g = mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	recs = g.pollN(4)
+	recs = g.PollN(4)
 	require.Equal(t, int64(4), recs[0].Offset)
 	require.Equal(t, int64(7), recs[3].Offset)
-	require.True(t, g.ack(5).OK)
-	require.True(t, g.ack(4).OK) // below the floor: a no-op under AckAll
-	g.close()
+	require.True(t, g.Ack(5).OK)
+	require.True(t, g.Ack(4).OK) // below the floor: a no-op under AckAll
+	g.Close()
 
 	// A second group is independent: it starts from the beginning.
 	h := mustOpen(t, url, consumer(dir, "h", protocol.StartAcked))
-	recs = h.pollN(7)
+	recs = h.PollN(7)
 	require.Equal(t, int64(1), recs[0].Offset)
-	h.close()
+	h.Close()
 
 	g = mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	recs = g.pollN(2)
+	recs = g.PollN(2)
 	require.Equal(t, []int64{6, 7}, []int64{recs[0].Offset, recs[1].Offset})
-	g.close()
+	g.Close()
 
 	// A group started at latest then acks: acked resumes after that ack.
 	gl := mustOpen(t, url, consumer(dir, "gl", protocol.StartLatest))
-	p.append("c-0", "c-1")
-	recs = gl.pollN(2)
+	p.Append("c-0", "c-1")
+	recs = gl.PollN(2)
 	require.Equal(t, int64(8), recs[0].Offset)
-	require.True(t, gl.ack(8).OK)
-	gl.close()
+	require.True(t, gl.Ack(8).OK)
+	gl.Close()
 	gl = mustOpen(t, url, consumer(dir, "gl", protocol.StartAcked))
-	require.Equal(t, int64(9), gl.pollN(1)[0].Offset)
-	gl.close()
+	require.Equal(t, int64(9), gl.PollN(1)[0].Offset)
+	gl.Close()
 
-	p.close()
-	e.close()
-	l.close()
+	p.Close()
+	e.Close()
+	l.Close()
 }
 
 // A consumer that dies (its stdin ends without close) after acking: the
@@ -233,22 +165,22 @@ func TestConsumerCrashResumesAtAck(t *testing.T) {
 	url := startServer(t)
 	dir := t.TempDir()
 	p := mustOpen(t, url, producer(dir))
-	p.append(values("v", 50)...)
+	p.Append(values("v", 50)...)
 
 	c := mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
-	c.pollN(50)
-	require.True(t, c.ack(20).OK)
-	require.ErrorIs(t, c.s.Wait(5*time.Second), io.ErrUnexpectedEOF) // no close: a crash
+	c.PollN(50)
+	require.True(t, c.Ack(20).OK)
+	require.ErrorIs(t, c.S.Wait(5*time.Second), io.ErrUnexpectedEOF) // no close: a crash
 
 	c = mustOpen(t, url, consumer(dir, "g", protocol.StartAcked))
 	start := time.Now()
-	recs := c.pollN(30)
+	recs := c.PollN(30)
 	require.Less(t, time.Since(start), 5*time.Second)
 	for i, r := range recs {
 		require.Equal(t, int64(21+i), r.Offset)
 	}
-	c.close()
-	p.close()
+	c.Close()
+	p.Close()
 }
 
 // JetStream redelivers what was delivered but not acked once AckWait
@@ -257,15 +189,15 @@ func TestRedeliveryAfterAckWaitIsHidden(t *testing.T) {
 	url := startServer(t)
 	dir := t.TempDir()
 	p := mustOpen(t, url, producer(dir))
-	p.append(values("v", 3)...)
+	p.Append(values("v", 3)...)
 
 	c := mustOpen(t, url+"?ack_wait=300ms", consumer(dir, "g", protocol.StartAcked))
-	recs := c.pollN(3)
+	recs := c.PollN(3)
 	require.Equal(t, int64(3), recs[2].Offset)
 	time.Sleep(1200 * time.Millisecond) // redeliveries happen meanwhile
-	require.Empty(t, c.poll(10, 300*time.Millisecond))
-	p.append("w")
-	require.Equal(t, []protocol.Record{{Offset: 4, Value: "w"}}, c.pollN(1))
+	require.Empty(t, c.Poll(10, 300*time.Millisecond))
+	p.Append("w")
+	require.Equal(t, []protocol.Record{{Offset: 4, Value: "w"}}, c.PollN(1))
 
 	// The raw consumer state shows the redeliveries.
 	nc, err := nats.Connect(url)
@@ -279,9 +211,9 @@ func TestRedeliveryAfterAckWaitIsHidden(t *testing.T) {
 	info, err := cons.Info(context.Background())
 	require.NoError(t, err)
 	require.Positive(t, info.NumRedelivered, "JetStream redelivered unacked messages after AckWait")
-	require.True(t, c.ack(4).OK)
-	c.close()
-	p.close()
+	require.True(t, c.Ack(4).OK)
+	c.Close()
+	p.Close()
 }
 
 func TestConfigMapping(t *testing.T) {
@@ -332,17 +264,17 @@ func TestConfigOverServer(t *testing.T) {
 	req := producer(dir)
 	req.Config = &protocol.Config{ChunkRecords: 10, RetainChunks: 2}
 	p := mustOpen(t, url, req)
-	p.append(values("v", 50)...)
+	p.Append(values("v", 50)...)
 	c := mustOpen(t, url, protocol.Request{Dir: dir, Topic: "t", Client: "c", Role: protocol.RoleConsumer,
 		Start: protocol.StartEarliest, Config: req.Config})
-	recs := c.pollN(20)
+	recs := c.PollN(20)
 	require.Equal(t, int64(31), recs[0].Offset) // the oldest 30 were discarded
-	c.close()
-	p.close()
+	c.Close()
+	p.Close()
 
 	req = producer(t.TempDir())
 	req.Config.Fsync = protocol.FsyncAlways
-	_, rep := open(t, url, req)
+	_, rep := enginetest.Open(t, url, req)
 	require.False(t, rep.OK)
 	require.Equal(t, protocol.CodeUnsupported, rep.Code)
 
@@ -350,16 +282,16 @@ func TestConfigOverServer(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { s.Shutdown(); s.WaitForShutdown() }()
 	p = mustOpen(t, s.ClientURL()+"?sync=always", req)
-	require.Equal(t, []int64{1}, p.append("x"))
-	p.close()
+	require.Equal(t, []int64{1}, p.Append("x"))
+	p.Close()
 }
 
 // Runs of different dirs on one server do not share records.
 func TestRunsAreIsolated(t *testing.T) {
 	url := startServer(t)
 	d1, d2 := t.TempDir(), t.TempDir()
-	mustOpen(t, url, producer(d1)).append("one")
+	mustOpen(t, url, producer(d1)).Append("one")
 	c := mustOpen(t, url, consumer(d2, "", protocol.StartEarliest))
-	require.Empty(t, c.poll(10, 300*time.Millisecond))
-	c.close()
+	require.Empty(t, c.Poll(10, 300*time.Millisecond))
+	c.Close()
 }
