@@ -30,6 +30,10 @@ flags:
                       process), ref-adapter (ref over the protocol), null (the
                       null adapter), or a command speaking protocol v1, e.g.
                       "python3 examples/python/kl_adapter.py"; NAME=CMD names it
+  --native CMD        an implementation's own bench driver, repeatable: it runs
+                      produce and process in its own process, one append per
+                      message, as the original did (docs/BENCH.md), e.g.
+                      "python3 examples/python/kl_bench.py"; NAME=CMD names it
   --reps N            repetitions of every experiment (default 5; 3 with --quick)
   --count N           messages per run (default 100000; 20000 with --quick)
   --size B            payload bytes per message, as JSON (default 100)
@@ -61,6 +65,7 @@ func (l *implList) Set(v string) error { *l = append(*l, v); return nil }
 // options are the parsed flags.
 type options struct {
 	impls         implList
+	natives       implList
 	reps, count   int
 	size          int
 	rate          float64
@@ -128,6 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	fs.Var(&o.impls, "impl", "")
+	fs.Var(&o.natives, "native", "")
 	fs.IntVar(&o.reps, "reps", 5, "")
 	fs.IntVar(&o.count, "count", 100000, "")
 	fs.IntVar(&o.size, "size", 100, "")
@@ -256,6 +262,17 @@ func (o *options) buildImpls() ([]impl, error) {
 			pi.env = []string{fmt.Sprintf("KLBENCH_NULL_SIZE=%d", o.size-2)}
 			proto = true
 		}
+		out = append(out, im)
+	}
+	for _, spec := range o.natives {
+		im, err := parseNative(spec)
+		if err != nil {
+			return nil, err
+		}
+		if seen[im.Name()] {
+			return nil, fmt.Errorf("--native %q: two implementations named %s (name one with NAME=CMD)", spec, im.Name())
+		}
+		seen[im.Name()] = true
 		out = append(out, im)
 	}
 	if proto && !seen["null-adapter"] {
