@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // StartFrom says where a new consumer begins.
@@ -91,6 +92,7 @@ type Consumer struct {
 
 	chunk     uint64
 	f         *os.File
+	fd        int   // f's descriptor, read with pread(2)
 	fpos      int64 // file position of buf[0]
 	buf       []byte
 	r, e      int   // buf[r:e] is read but not yet parsed
@@ -269,8 +271,23 @@ func (c *Consumer) openChunk(n uint64) error {
 	if c.f != nil {
 		c.f.Close()
 	}
-	c.f, c.chunk, c.fpos, c.r, c.e, c.next = f, n, int64(size), 0, 0, h.Base
+	c.f, c.fd, c.chunk, c.fpos, c.r, c.e, c.next = f, int(f.Fd()), n, int64(size), 0, 0, h.Base
 	return nil
+}
+
+// pread reads from fd at off with one pread(2), retried on EINTR; 0 bytes
+// means the end of the file.
+func pread(fd int, b []byte, off int64) (int, error) {
+	for {
+		n, err := unix.Pread(fd, b, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		return n, nil
+	}
 }
 
 // Poll waits until at least one record is available or ctx is done, and
@@ -436,9 +453,12 @@ func (c *Consumer) fill() (bool, error) {
 			c.buf = nb
 		}
 	}
-	n, err := c.f.ReadAt(c.buf[c.e:], c.fpos+int64(c.e))
+	// One pread(2): os.File.ReadAt would call it again after a short read
+	// to be told EOF, doubling the syscalls of a reader at the end of the
+	// log, where every read is short.
+	n, err := pread(c.fd, c.buf[c.e:], c.fpos+int64(c.e))
 	c.e += n
-	if err != nil && err != io.EOF {
+	if err != nil {
 		return n > 0, fmt.Errorf("read chunk %d: %w", c.chunk, err)
 	}
 	return n > 0, nil
