@@ -2,10 +2,15 @@ package ref
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,8 +27,9 @@ const (
 	WaitInotify WaitStrategy = "inotify"
 	// WaitPoll re-reads every PollInterval.
 	WaitPoll WaitStrategy = "poll"
-	// WaitSpin re-reads in a loop without sleeping: the lowest latency, and
-	// a whole core. Only for latency benchmarks.
+	// WaitSpin busy-waits, watching the end of the chunk through a shared
+	// mapping where it can (see spinWaiter): the lowest latency, and a
+	// whole core. Only for latency benchmarks.
 	WaitSpin WaitStrategy = "spin"
 )
 
@@ -52,7 +58,7 @@ func newWaiter(s WaitStrategy, dir string) (waiter, error) {
 	case WaitPoll:
 		return newSleepWaiter(), nil
 	case WaitSpin:
-		return spinWaiter{}, nil
+		return &spinWaiter{}, nil
 	}
 	return nil, fmt.Errorf("wait strategy %q: want inotify, poll or spin", s)
 }
@@ -165,13 +171,97 @@ func (w *sleepWaiter) interrupt() {
 }
 func (w *sleepWaiter) close() error { return nil }
 
-// spinWaiter returns at once: the consumer re-reads in a busy loop.
-type spinWaiter struct{}
+// spinWaiter busy-waits. While it knows where the next byte of the current
+// chunk will appear (see at), it watches that byte through a read-only
+// shared mapping of the chunk: bytes past the end of a file read as zero
+// within its last page, and a producer's write(2) changes them in the page
+// cache that the mapping shows, so the waiter sees a record begin (every
+// record starts with the non-zero RS byte) without a syscall. Otherwise, or
+// after spinSlice, it returns at once and the consumer re-reads.
+type spinWaiter struct {
+	f     *os.File // the chunk mem maps
+	mem   []byte
+	noMap bool  // mapping failed or faulted once: plain re-reading
+	pos   int64 // file position of the next byte, in f
+}
 
-func (spinWaiter) wait(ctx context.Context, _ time.Duration) error {
-	runtime.Gosched()
+const (
+	// spinMapLen is how much of a chunk the spin waiter maps: address space
+	// only, nothing is read until touched.
+	spinMapLen = 1 << 30
+	// spinSlice bounds one watch, so that the consumer still looks for
+	// rotations, Close and ctx's end between watches.
+	spinSlice = 50 * time.Microsecond
+)
+
+var pageSize = int64(os.Getpagesize())
+
+// at tells the waiter that the next byte will appear at pos in f.
+func (w *spinWaiter) at(f *os.File, pos int64) {
+	w.pos = pos
+	if w.f == f || w.noMap || f == nil {
+		return
+	}
+	w.unmap()
+	mem, err := unix.Mmap(int(f.Fd()), 0, spinMapLen, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		w.noMap = true
+		return
+	}
+	w.f, w.mem = f, mem
+}
+
+func (w *spinWaiter) unmap() {
+	if w.mem != nil {
+		_ = unix.Munmap(w.mem)
+	}
+	w.f, w.mem = nil, nil
+}
+
+func (w *spinWaiter) wait(ctx context.Context, _ time.Duration) error {
+	// Only a byte in the page that holds the end of the file may be
+	// touched: a page wholly past the end raises SIGBUS. The consumer read
+	// up to pos, so pos's page is backed unless pos starts a page.
+	if w.mem != nil && w.pos%pageSize != 0 && w.pos < int64(len(w.mem)) {
+		w.watch()
+	} else {
+		runtime.Gosched()
+	}
 	return ctx.Err()
 }
-func (spinWaiter) drain()       {}
-func (spinWaiter) interrupt()   {}
-func (spinWaiter) close() error { return nil }
+
+// watch spins until the byte at pos is non-zero or spinSlice has passed.
+// Should the chunk shrink under the mapping (nothing in this package
+// truncates a chunk, but another program could), the fault becomes a
+// recovered panic and the waiter stops mapping.
+func (w *spinWaiter) watch() {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			w.unmap()
+			w.noMap = true
+		}
+	}()
+	// The byte is read through an atomic load of its aligned word, so that
+	// the compiler reloads it on every turn.
+	word := (*uint32)(unsafe.Pointer(&w.mem[w.pos&^3]))
+	k := w.pos & 3
+	var b [4]byte
+	deadline := time.Now().Add(spinSlice)
+	for i := 1; ; i++ {
+		binary.NativeEndian.PutUint32(b[:], atomic.LoadUint32(word))
+		if b[k] != 0 {
+			return
+		}
+		if i%512 == 0 && time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+func (w *spinWaiter) drain()     {}
+func (w *spinWaiter) interrupt() {}
+func (w *spinWaiter) close() error {
+	w.unmap()
+	return nil
+}
