@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -10,6 +12,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
@@ -102,11 +105,16 @@ func largestFile(dir string) (string, error) {
 }
 
 // rawWake measures the wake-up latency of a bare writer/reader pair: the
-// writer takes a timestamp and appends one framed record; the reader, blocked
-// in poll(2) on an inotify descriptor watching the directory (mode
-// "inotify") or looping on fstat(2) (mode "spin"), wakes, preads the new
-// bytes and takes its timestamp. Writes are spaced 50–250 µs apart so the
-// inotify reader is asleep in the kernel each time.
+// writer takes a timestamp and appends one framed record; the reader wakes,
+// preads the new bytes and takes its timestamp. In mode "inotify" the
+// reader is blocked in poll(2) on an inotify descriptor watching the
+// directory. In mode "spin" it busy-polls the quickest way there is: it
+// watches the byte where the next record will begin through a read-only
+// shared mapping of the file (no syscall; the write shows in the page
+// cache the mapping shares), or loops on pread(2) when that byte starts a
+// page not yet in the file (touching it would raise SIGBUS). Writes are
+// spaced 50–250 µs apart so the inotify reader is asleep in the kernel each
+// time.
 func rawWake(dir, mode string, samples int, frame []byte) (*hdrhistogram.Histogram, error) {
 	path := filepath.Join(dir, "wake-"+mode+".log")
 	wfd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
@@ -130,20 +138,32 @@ func rawWake(dir, mode string, samples int, frame []byte) (*hdrhistogram.Histogr
 			return nil, fmt.Errorf("raw wake-up: inotify watch: %w", err)
 		}
 	}
+	var mem []byte
+	if mode == "spin" {
+		if mem, err = unix.Mmap(rfd, 0, 1<<30, unix.PROT_READ, unix.MAP_SHARED); err != nil {
+			return nil, fmt.Errorf("raw wake-up: mmap: %w", err)
+		}
+		defer unix.Munmap(mem)
+	}
 	var sentAt, seen atomic.Int64 // seen: samples the reader has finished
+	var stop atomic.Bool          // the writer gave up: the reader must return
 	h := newHist()
-	errc := make(chan error, 1)
+	errc := make(chan error, 1) // the reader's one result
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 		buf := make([]byte, 64<<10)
 		evbuf := make([]byte, 4096)
 		var pos int64
-		var st unix.Stat_t
+		var w [4]byte
 		fds := []unix.PollFd{{Fd: int32(ino), Events: unix.POLLIN}}
 		for i := 0; i < samples; {
+			if stop.Load() {
+				errc <- nil
+				return
+			}
 			if mode == "inotify" {
-				if _, err := unix.Poll(fds, 1000); err != nil && err != unix.EINTR {
+				if _, err := unix.Poll(fds, 100); err != nil && err != unix.EINTR {
 					errc <- err
 					return
 				}
@@ -152,13 +172,15 @@ func rawWake(dir, mode string, samples int, frame []byte) (*hdrhistogram.Histogr
 						break
 					}
 				}
-			} else {
-				if err := unix.Fstat(rfd, &st); err != nil {
-					errc <- err
-					return
-				}
-				if st.Size <= pos {
-					continue
+			} else if pos%int64(os.Getpagesize()) != 0 {
+				// pos is in the file's last page, which is mapped: bytes
+				// past the end read as zero until a write lands.
+				word := (*uint32)(unsafe.Pointer(&mem[pos&^3]))
+				for j := 1; ; j++ {
+					binary.NativeEndian.PutUint32(w[:], atomic.LoadUint32(word))
+					if w[pos&3] != 0 || (j%1024 == 0 && stop.Load()) {
+						break
+					}
 				}
 			}
 			n, err := unix.Pread(rfd, buf, pos)
@@ -177,26 +199,35 @@ func rawWake(dir, mode string, samples int, frame []byte) (*hdrhistogram.Histogr
 		}
 		errc <- nil
 	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for i := 0; i < samples; i++ {
-		if next := mono() + int64(50_000+rand.IntN(200_000)); mode == "spin" {
-			spinUntil(next)
-		} else {
-			yieldUntil(next)
-		}
-		sentAt.Store(mono())
-		if _, err := unix.Write(wfd, frame); err != nil {
-			return nil, fmt.Errorf("raw wake-up: %w", err)
-		}
-		for seen.Load() <= int64(i) {
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("raw wake-up (%s): reader stuck", mode)
+	werr := func() error {
+		deadline := time.Now().Add(60 * time.Second)
+		for i := 0; i < samples; i++ {
+			if next := mono() + int64(50_000+rand.IntN(200_000)); mode == "spin" {
+				spinUntil(next)
+			} else {
+				yieldUntil(next)
 			}
-			runtime.Gosched()
+			sentAt.Store(mono())
+			if _, err := unix.Write(wfd, frame); err != nil {
+				return err
+			}
+			for seen.Load() <= int64(i) {
+				if time.Now().After(deadline) {
+					return errors.New("reader stuck")
+				}
+				runtime.Gosched()
+			}
 		}
+		return nil
+	}()
+	// The reader must be gone before the deferred unmap and closes.
+	stop.Store(true)
+	rerr := <-errc
+	if werr == nil {
+		werr = rerr
 	}
-	if err := <-errc; err != nil {
-		return nil, fmt.Errorf("raw wake-up (%s): %w", mode, err)
+	if werr != nil {
+		return nil, fmt.Errorf("raw wake-up (%s): %w", mode, werr)
 	}
 	return h, nil
 }

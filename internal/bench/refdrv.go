@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,6 +174,12 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 	wg.Add(2)
 	go func() { // consumer
 		defer wg.Done()
+		if spec.wait == ref.WaitSpin {
+			// A spinning reader keeps its thread, as a latency-critical
+			// consumer would (and as JLBH pins its threads).
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+		}
 		got := 0
 		for got < n {
 			recs, err := c.Poll(ctx, 4096)

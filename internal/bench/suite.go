@@ -356,7 +356,7 @@ func (s *suite) rows() []report.BenchRow {
 	limitKey := "wake/inotify/p50"
 	limitName := "bare inotify wake-up p50"
 	if s.wait == ref.WaitSpin {
-		limitKey, limitName = "wake/spin/p50", "bare fstat-spin wake-up p50"
+		limitKey, limitName = "wake/spin/p50", "bare spin wake-up p50"
 	}
 	for _, im := range s.impls {
 		if !measuresLatency(im) {
@@ -378,7 +378,7 @@ func (s *suite) rows() []report.BenchRow {
 			k := exp + "/" + im.Name()
 			ln := "bare inotify wake-up p50"
 			if w == ref.WaitSpin {
-				ln = "bare fstat-spin wake-up p50"
+				ln = "bare spin wake-up p50"
 			}
 			r50 := row(exp+" p50", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p50", k+"/limit", ln, k+"/ratio")
 			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", "", "", "")
