@@ -220,15 +220,21 @@ func (s *suite) run(ctx context.Context) error {
 				return err
 			}
 			wake[mode] = us(int64(p(h, 50)))
+			wake[mode+"/p99"] = us(int64(p(h, 99)))
 			s.col.add("wake/"+mode+"/p50", "us", wake[mode])
-			s.col.add("wake/"+mode+"/p99", "us", us(int64(p(h, 99))))
+			s.col.add("wake/"+mode+"/p99", "us", wake[mode+"/p99"])
 			s.col.hist("wake-up", mode, "bare", "bare writer/reader wake-up, "+mode, h)
 		}
-		limitFor := func(w ref.WaitStrategy) float64 {
+		// limitFor is the bare wake-up of w's kind at percentile q ("" is p50).
+		limitFor := func(w ref.WaitStrategy, q ...string) float64 {
+			m := "inotify"
 			if w == ref.WaitSpin {
-				return wake["spin"]
+				m = "spin"
 			}
-			return wake["inotify"]
+			if len(q) > 0 {
+				m += "/" + q[0]
+			}
+			return wake[m]
 		}
 
 		// parallel, full speed
@@ -274,6 +280,10 @@ func (s *suite) run(ctx context.Context) error {
 				s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
 				s.col.add(k+"/limit", "us", limitFor(w))
 				s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
+				if l99 := limitFor(w, "p99"); l99 > 0 {
+					s.col.add(k+"/limit99", "us", l99)
+					s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
+				}
 				// Protocol impls share the first strategy's plots: one line each.
 				hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), s.waits[0])
 				s.col.hist(hexp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
@@ -381,7 +391,7 @@ func (s *suite) rows() []report.BenchRow {
 				ln = "bare spin wake-up p50"
 			}
 			r50 := row(exp+" p50", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p50", k+"/limit", ln, k+"/ratio")
-			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", "", "", "")
+			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", k+"/limit99", strings.Replace(ln, "p50", "p99", 1), k+"/ratio99")
 			if isRef && r50.Error == "" {
 				switch w {
 				case ref.WaitInotify:
