@@ -38,7 +38,8 @@ flags:
   --count N           messages per run (default 100000; 20000 with --quick)
   --size B            payload bytes per message, as JSON (default 100)
   --rate N            msgs/s of the open-loop end-to-end rows (default 10000)
-  --wait S            wait strategy of the parallel row: inotify, poll, spin
+  --wait S            wait strategy of the full-speed parallel row: inotify,
+                      poll, spin (the rate-limited rows run each on ref)
   --fsync M           fsync mode of the reference log: never, interval, always
   --scale             run the scale section (on by default without --quick)
   --no-scale          skip the scale section
@@ -320,9 +321,13 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	prog := newProgress(stderr, o.quiet)
 	s := &suite{params: o.params(), impls: impls, wait: ref.WaitStrategy(o.wait), base: base, prog: prog,
 		col: newCollector(), failed: map[string]string{}}
+	// Every strategy gets its rate-limited rows, --wait's first (the
+	// protocol implementations, which have no strategy, run with it).
 	s.waits = []ref.WaitStrategy{ref.WaitStrategy(o.wait)}
-	if o.wait != string(ref.WaitSpin) {
-		s.waits = append(s.waits, ref.WaitSpin)
+	for _, w := range []ref.WaitStrategy{ref.WaitInotify, ref.WaitPoll, ref.WaitSpin} {
+		if w != s.waits[0] {
+			s.waits = append(s.waits, w)
+		}
 	}
 	err = s.run(ctx)
 	var scale []report.BenchScaleRow

@@ -278,14 +278,17 @@ func (s *suite) run(ctx context.Context) error {
 				s.col.add(k+"/p50", "us", us(int64(p(r.intended, 50))))
 				s.col.add(k+"/p99", "us", us(int64(p(r.intended, 99))))
 				s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
-				s.col.add(k+"/limit", "us", limitFor(w))
-				s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
-				if l99 := limitFor(w, "p99"); l99 > 0 {
-					s.col.add(k+"/limit99", "us", l99)
-					s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
+				if w != ref.WaitPoll { // polling has no bare counterpart: its latency is its period
+					s.col.add(k+"/limit", "us", limitFor(w))
+					s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
+					if l99 := limitFor(w, "p99"); l99 > 0 {
+						s.col.add(k+"/limit99", "us", l99)
+						s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
+					}
 				}
-				// Protocol impls share the first strategy's plots: one line each.
-				hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), s.waits[0])
+				// One set of histograms per strategy; protocol impls (first
+				// strategy only) share its plots, one line each.
+				hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
 				s.col.hist(hexp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
 				s.col.hist(hexp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
 				s.col.hist(hexp, "publish", name, exp+": append latency, "+name, r.publish)
@@ -386,12 +389,16 @@ func (s *suite) rows() []report.BenchRow {
 				exp = fmt.Sprintf("e2e@%s/s", rateLabel(s.params.Rate))
 			}
 			k := exp + "/" + im.Name()
-			ln := "bare inotify wake-up p50"
-			if w == ref.WaitSpin {
-				ln = "bare spin wake-up p50"
+			l50, l99 := k+"/limit", k+"/limit99"
+			n50, n99 := "bare inotify wake-up p50", "bare inotify wake-up p99"
+			switch {
+			case w == ref.WaitSpin:
+				n50, n99 = "bare spin wake-up p50", "bare spin wake-up p99"
+			case w == ref.WaitPoll && isRef:
+				l50, l99, n50, n99 = "", "", "", ""
 			}
-			r50 := row(exp+" p50", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p50", k+"/limit", ln, k+"/ratio")
-			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", k+"/limit99", strings.Replace(ln, "p50", "p99", 1), k+"/ratio99")
+			r50 := row(exp+" p50", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p50", l50, n50, k+"/ratio")
+			r99 := row(exp+" p99", "e2e from intended send time, open loop", "", im.Name(), "us", k+"/p99", l99, n99, k+"/ratio99")
 			if isRef && r50.Error == "" {
 				switch w {
 				case ref.WaitInotify:
