@@ -102,8 +102,8 @@ func runGate(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	}
 	defer cleanup()
 	prog := newProgress(stderr, o.quiet)
-	s := &suite{params: params, impls: []impl{r}, wait: ref.WaitInotify, waits: []ref.WaitStrategy{ref.WaitInotify},
-		base: base, prog: prog, col: newCollector(), failed: map[string]string{}, wakeModes: []string{"inotify"}}
+	s := newSuite(params, []impl{r}, base, prog, ref.WaitInotify)
+	s.wakeModes = []string{"inotify"}
 	err = s.run(ctx)
 	prog.done()
 	if err == nil && len(s.failed) > 0 {

@@ -319,16 +319,15 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	defer cleanup()
 	started := time.Now()
 	prog := newProgress(stderr, o.quiet)
-	s := &suite{params: o.params(), impls: impls, wait: ref.WaitStrategy(o.wait), base: base, prog: prog,
-		col: newCollector(), failed: map[string]string{}}
 	// Every strategy gets its rate-limited rows, --wait's first (the
 	// protocol implementations, which have no strategy, run with it).
-	s.waits = []ref.WaitStrategy{ref.WaitStrategy(o.wait)}
+	waits := []ref.WaitStrategy{ref.WaitStrategy(o.wait)}
 	for _, w := range []ref.WaitStrategy{ref.WaitInotify, ref.WaitPoll, ref.WaitSpin} {
-		if w != s.waits[0] {
-			s.waits = append(s.waits, w)
+		if w != waits[0] {
+			waits = append(waits, w)
 		}
 	}
+	s := newSuite(o.params(), impls, base, prog, waits...)
 	err = s.run(ctx)
 	var scale []report.BenchScaleRow
 	if err == nil && (o.scale || (!o.quick && !o.noScale)) && !o.noScale {

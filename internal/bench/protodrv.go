@@ -1,11 +1,8 @@
 package bench
 
 import (
-	"errors"
-	"github.com/kafka-lite/kafka-lite/internal/engine"
-
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/shlex"
 
+	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
@@ -266,13 +263,8 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 		cons.kill()
 		return parallelResult{}, err
 	}
-	sent := make([]atomic.Int64, n)
-	res := parallelResult{publish: newHist(), e2e: newHist(), intended: newHist()}
-	var interval int64
-	if spec.rate > 0 {
-		interval = int64(1e9 / spec.rate)
-	}
-	start := mono() + int64(5*time.Millisecond)
+	ol := newOpenLoop(n, spec.rate, 5*time.Millisecond)
+	res := &ol.res
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -302,14 +294,7 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 					return
 				}
 				lastOff = r.Offset
-				s := sent[i].Load()
-				record(res.e2e, now-s)
-				if interval > 0 {
-					record(res.intended, now-(start+i*interval))
-				}
-				if i == int64(n-1) {
-					res.newest = now - s
-				}
+				ol.delivered(i, now)
 			}
 			got += len(rep.Records)
 		}
@@ -317,17 +302,17 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 	}()
 	go func() {
 		defer wg.Done()
-		spinUntil(start)
+		spinUntil(ol.start)
 		for i := 0; i < n; {
 			j := min(i+p.batch, n)
-			if interval > 0 {
-				sleepUntil(start+int64(i)*interval, true)
-				due := int((mono()-start)/interval) + 1
+			if ol.interval > 0 {
+				sleepUntil(ol.intended(int64(i)), true)
+				due := int((mono()-ol.start)/ol.interval) + 1
 				j = min(max(due, i+1), i+p.batch, n)
 			}
 			s := mono()
 			for k := i; k < j; k++ {
-				sent[k].Store(s)
+				ol.sent[k].Store(s)
 			}
 			if _, err := prod.call(ctx, &protocol.Request{Op: protocol.OpAppend, Values: vals[i:j]}); err != nil {
 				perr = fmt.Errorf("producer: %w", err)
@@ -343,19 +328,19 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 		prod.kill()
 		cons.kill()
 		if perr != nil {
-			return res, perr
+			return *res, perr
 		}
-		return res, cerr
+		return *res, cerr
 	}
 	if err := prod.close(ctx); err != nil {
 		cons.kill()
-		return res, err
+		return *res, err
 	}
 	if err := cons.close(ctx); err != nil {
-		return res, err
+		return *res, err
 	}
-	res.elapsed = cEnd - start
-	return res, nil
+	res.elapsed = cEnd - ol.start
+	return *res, nil
 }
 
 // rtt measures the round trip of a one-value append request, count times.
@@ -411,5 +396,3 @@ func ServeNull(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	return protocol.Serve(ctx, in, out, &nullHandler{value: makeValue(0, size)})
 }
-
-var _ = bytes.MinRead

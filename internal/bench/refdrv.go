@@ -36,6 +36,43 @@ type parallelResult struct {
 	newest   int64                   // e2e of the last message, ns
 }
 
+// openLoop is the schedule and the measurements of one parallel run of n
+// messages: message i is intended to be sent at start + i×interval
+// (interval 0: as fast as possible), and its actual send time is in sent[i].
+type openLoop struct {
+	start, interval int64
+	sent            []atomic.Int64
+	res             parallelResult
+}
+
+// newOpenLoop schedules n messages at rate msgs/s (0: full speed), the first
+// lead from now.
+func newOpenLoop(n int, rate float64, lead time.Duration) *openLoop {
+	ol := &openLoop{start: mono() + int64(lead), sent: make([]atomic.Int64, n),
+		res: parallelResult{publish: newHist(), e2e: newHist(), intended: newHist()}}
+	if rate > 0 {
+		ol.interval = int64(1e9 / rate)
+	}
+	return ol
+}
+
+// intended is message i's intended send time.
+func (ol *openLoop) intended(i int64) int64 { return ol.start + i*ol.interval }
+
+// delivered records that the consumer has held message i since now: its
+// end-to-end latency from the actual send and, in a rate-limited run, from
+// the intended one (so a producer that fell behind is charged).
+func (ol *openLoop) delivered(i, now int64) {
+	s := ol.sent[i].Load()
+	record(ol.res.e2e, now-s)
+	if ol.interval > 0 {
+		record(ol.res.intended, now-ol.intended(i))
+	}
+	if i == int64(len(ol.sent)-1) {
+		ol.res.newest = now - s
+	}
+}
+
 // parallelSpec says how to run the parallel experiment.
 type parallelSpec struct {
 	rate float64 // msgs/s; 0 = as fast as possible
@@ -159,13 +196,8 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 		return parallelResult{}, err
 	}
 	defer c.Close()
-	sent := make([]atomic.Int64, n)
-	res := parallelResult{publish: newHist(), e2e: newHist(), intended: newHist()}
-	var interval int64
-	if spec.rate > 0 {
-		interval = int64(1e9 / spec.rate)
-	}
-	start := mono() + int64(2*time.Millisecond)
+	ol := newOpenLoop(n, spec.rate, 2*time.Millisecond)
+	res := &ol.res
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -196,14 +228,7 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 					cancel()
 					return
 				}
-				s := sent[o].Load()
-				record(res.e2e, now-s)
-				if interval > 0 {
-					record(res.intended, now-(start+o*interval))
-				}
-				if o == int64(n-1) {
-					res.newest = now - s
-				}
+				ol.delivered(o, now)
 			}
 			got += len(recs)
 		}
@@ -211,14 +236,14 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 	}()
 	go func() { // producer
 		defer wg.Done()
-		spinUntil(start)
+		spinUntil(ol.start)
 		slow := int64(r.slow)
 		for i, v := range pl {
-			if interval > 0 {
-				sleepUntil(start+int64(i)*interval, spec.wait != ref.WaitSpin)
+			if ol.interval > 0 {
+				sleepUntil(ol.intended(int64(i)), spec.wait != ref.WaitSpin)
 			}
 			s := mono()
-			sent[i].Store(s)
+			ol.sent[i].Store(s)
 			if _, err := p.Append(v); err != nil {
 				perr = fmt.Errorf("producer: append %d: %w", i, err)
 				cancel()
@@ -235,11 +260,11 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 	}()
 	wg.Wait()
 	if perr != nil {
-		return res, perr
+		return *res, perr
 	}
 	if cerr != nil {
-		return res, cerr
+		return *res, cerr
 	}
-	res.elapsed = cEnd - start
-	return res, nil
+	res.elapsed = cEnd - ol.start
+	return *res, nil
 }

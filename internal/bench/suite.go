@@ -117,6 +117,14 @@ type suite struct {
 	wakeModes []string
 }
 
+// newSuite prepares a run of impls with topics under base. waits are the
+// strategies of the rate-limited rows; the first is also the full-speed
+// parallel row's.
+func newSuite(params suiteParams, impls []impl, base string, prog *progress, waits ...ref.WaitStrategy) *suite {
+	return &suite{params: params, impls: impls, wait: waits[0], waits: waits, base: base, prog: prog,
+		col: newCollector(), failed: map[string]string{}}
+}
+
 func (s *suite) stepf(format string, a ...any) { s.prog.step(fmt.Sprintf(format, a...)) }
 
 // run runs R repetitions; within each, the raw limit and every impl run
