@@ -63,48 +63,11 @@ func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 }
 
 // benchSanitize returns r in a form encoding/json accepts: NaN and Inf,
-// which it refuses, become null in the table, figures and scale, and are
-// left out of histogram percentiles. r itself is not changed.
-func benchSanitize(r *BenchReport) any {
+// which it refuses, are left out of histogram percentiles. (The table,
+// figures and scale write them as null themselves; see MarshalJSON.) r
+// itself is not changed.
+func benchSanitize(r *BenchReport) *BenchReport {
 	c := *r
-	rows := make([]map[string]any, 0, len(r.Rows))
-	for _, row := range r.Rows {
-		rows = append(rows, jsonMap(struct {
-			Experiment string   `json:"experiment"`
-			What       string   `json:"what"`
-			Published  string   `json:"published"`
-			Impl       string   `json:"impl"`
-			Unit       string   `json:"unit"`
-			Min        *float64 `json:"min"`
-			Median     *float64 `json:"median"`
-			Limit      *float64 `json:"limit"`
-			LimitName  string   `json:"limitName,omitempty"`
-			Ratio      *float64 `json:"ratio"`
-			Target     string   `json:"target,omitempty"`
-			Verdict    string   `json:"verdict,omitempty"`
-			Error      string   `json:"error,omitempty"`
-		}{row.Experiment, row.What, row.Published, row.Impl, row.Unit, fin(row.Min), fin(row.Median),
-			fin(row.Limit), row.LimitName, fin(row.Ratio), row.Target, row.Verdict, row.Error}))
-	}
-	figs := make([]map[string]any, 0, len(r.Figures))
-	for _, f := range r.Figures {
-		vals := make([]*float64, len(f.Values))
-		for i, v := range f.Values {
-			vals[i] = fin(v)
-		}
-		figs = append(figs, jsonMap(struct {
-			ID         string     `json:"id"`
-			Experiment string     `json:"experiment"`
-			Impl       string     `json:"impl"`
-			Metric     string     `json:"metric"`
-			Unit       string     `json:"unit"`
-			Reps       int        `json:"repetitions"`
-			Values     []*float64 `json:"values"`
-			Min        *float64   `json:"min"`
-			Median     *float64   `json:"median"`
-			Max        *float64   `json:"max"`
-		}{f.ID, f.Experiment, f.Impl, f.Metric, f.Unit, f.Reps, vals, fin(f.Min), fin(f.Median), fin(f.Max)}))
-	}
 	c.Histograms = make([]*BenchHistogram, len(r.Histograms))
 	for i, h := range r.Histograms {
 		hc := *h
@@ -118,36 +81,46 @@ func benchSanitize(r *BenchReport) any {
 		}
 		c.Histograms[i] = &hc
 	}
-	scale := make([]map[string]any, 0, len(r.Scale))
-	for _, s := range r.Scale {
-		scale = append(scale, jsonMap(struct {
-			Dimension string   `json:"dimension"`
-			Setting   string   `json:"setting"`
-			Metric    string   `json:"metric"`
-			Unit      string   `json:"unit"`
-			Reps      int      `json:"repetitions"`
-			Min       *float64 `json:"min"`
-			Median    *float64 `json:"median"`
-			Max       *float64 `json:"max"`
-			Note      string   `json:"note,omitempty"`
-		}{s.Dimension, s.Setting, s.Metric, s.Unit, s.Reps, fin(s.Min), fin(s.Median), fin(s.Max), s.Note}))
-	}
-	type alias BenchReport
-	return struct {
-		*alias
-		Rows    []map[string]any `json:"table"`
-		Figures []map[string]any `json:"figures"`
-		Scale   []map[string]any `json:"scale,omitempty"`
-	}{(*alias)(&c), rows, figs, scale}
+	return &c
 }
 
-// jsonMap returns v as the generic map encoding/json decodes it to. v holds
-// no NaN or Inf (those are nil pointers by then), so encoding cannot fail.
-func jsonMap(v any) map[string]any {
-	b, _ := json.Marshal(v)
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return m
+// MarshalJSON writes r with NaN and ±Inf (no figure) as null.
+func (r BenchRow) MarshalJSON() ([]byte, error) {
+	type plain BenchRow // without this method
+	return json.Marshal(struct {
+		plain
+		Min    *float64 `json:"min"`
+		Median *float64 `json:"median"`
+		Limit  *float64 `json:"limit"`
+		Ratio  *float64 `json:"ratio"`
+	}{plain(r), fin(r.Min), fin(r.Median), fin(r.Limit), fin(r.Ratio)})
+}
+
+// MarshalJSON writes f with NaN and ±Inf (no figure) as null.
+func (f BenchFigure) MarshalJSON() ([]byte, error) {
+	type plain BenchFigure
+	vals := make([]*float64, len(f.Values))
+	for i, v := range f.Values {
+		vals[i] = fin(v)
+	}
+	return json.Marshal(struct {
+		plain
+		Values []*float64 `json:"values"`
+		Min    *float64   `json:"min"`
+		Median *float64   `json:"median"`
+		Max    *float64   `json:"max"`
+	}{plain(f), vals, fin(f.Min), fin(f.Median), fin(f.Max)})
+}
+
+// MarshalJSON writes s with NaN and ±Inf (no figure) as null.
+func (s BenchScaleRow) MarshalJSON() ([]byte, error) {
+	type plain BenchScaleRow
+	return json.Marshal(struct {
+		plain
+		Min    *float64 `json:"min"`
+		Median *float64 `json:"median"`
+		Max    *float64 `json:"max"`
+	}{plain(s), fin(s.Min), fin(s.Median), fin(s.Max)})
 }
 
 func fin(v float64) *float64 {
