@@ -52,7 +52,7 @@ var gateFigures = []struct {
 }
 
 // gateParams is the short run of the gate: well under a minute.
-var gateParams = suiteParams{Count: 200000, Size: 100, Reps: 9, Rate: 10000, RateCount: 2000, WakeSamples: 300}
+var gateParams = suiteParams{Count: 200000, Size: 100, Reps: 9, Rate: 10000, RateCount: 2000, WakeSamples: 2000}
 
 func readBaseline(path string) (*Baseline, error) {
 	b, err := os.ReadFile(path)

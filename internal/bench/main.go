@@ -285,9 +285,9 @@ func (o *options) buildImpls() ([]impl, error) {
 }
 
 func (o *options) params() suiteParams {
-	p := suiteParams{Count: o.count, Size: o.size, Reps: o.reps, Rate: o.rate, RateCount: 20000, WakeSamples: 1000}
+	p := suiteParams{Count: o.count, Size: o.size, Reps: o.reps, Rate: o.rate, RateCount: 20000, WakeSamples: 5000}
 	if o.quick {
-		p.RateCount, p.WakeSamples = 2000, 300
+		p.RateCount, p.WakeSamples = 2000, 2000
 	}
 	if o.rate < 10000 {
 		// Keep a rate-limited row near 2 s (quick: 0.2 s) at low rates.

@@ -223,7 +223,9 @@ func (s *suite) run(ctx context.Context) error {
 		}
 		for _, mode := range modes {
 			s.stepf("%s: bare wake-up, %s", tag, mode)
-			h, err := rawWake(filepath.Join(rdir, "raw"), mode, pr.WakeSamples, frames[0])
+			// On the rate-limited rows' schedule, for at most half a second.
+			n := min(pr.WakeSamples, max(50, int(pr.Rate/2)))
+			h, err := rawWake(filepath.Join(rdir, "raw"), mode, n, frames[0], int64(1e9/pr.Rate))
 			if err != nil {
 				return err
 			}
