@@ -83,6 +83,7 @@ type options struct {
 	writeBaseline bool
 	quiet         bool
 	set           map[string]bool
+	args          []string // as given, for the report
 }
 
 // Main is klbench: it returns the exit status.
@@ -129,7 +130,7 @@ func exitErr(stderr io.Writer, err error) int {
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{set: map[string]bool{}}
+	o := &options{set: map[string]bool{}, args: args}
 	fs := flag.NewFlagSet("klbench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -348,6 +349,7 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 	if d, _ := slowAppend(); d > 0 {
 		rep.Config.SlowDown = d.String()
 	}
+	rep.Config.Command = shellJoin(append([]string{"klbench"}, o.args...))
 	rep.Results = s.ombResults(rep.Histograms)
 	rep.Notes = notes(s)
 	if o.out != "" {

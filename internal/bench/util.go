@@ -151,3 +151,24 @@ func slowAppend() (time.Duration, error) {
 
 func ms(ns int64) float64 { return float64(ns) / 1e6 }
 func us(ns int64) float64 { return float64(ns) / 1e3 }
+
+// shellJoin quotes args for a POSIX shell: words of safe characters stay
+// bare, others go in single quotes.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		safe := a != ""
+		for _, r := range a {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r)) {
+				safe = false
+				break
+			}
+		}
+		if safe {
+			out[i] = a
+		} else {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
+}

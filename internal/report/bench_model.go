@@ -56,6 +56,9 @@ type BenchConfig struct {
 	Batch    int      `json:"protocolBatch"`
 	PollMax  int      `json:"protocolPollMax"`
 	SlowDown string   `json:"slowAppend,omitempty"`
+	// Command is the klbench command line that made the report, shell
+	// quoted, to reproduce it.
+	Command string `json:"command,omitempty"`
 }
 
 // BenchFigure is one measured quantity over R repetitions.

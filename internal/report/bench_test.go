@@ -74,7 +74,7 @@ func benchGoldenReport() *BenchReport {
 	hist := NewBenchHistogram("produce-publish-ref", "produce", "publish", "ref", "produce: append latency, ref", h)
 	r := &BenchReport{Tool: "klbench", SchemaVersion: BenchSchemaVersion, StartedAt: "2026-01-02T03:04:05Z", DurationSec: 12.5,
 		Env:    BenchEnv{CPUModel: "Test CPU", Cores: 2, Kernel: "Linux 6.0", Filesystem: "ext4", GoVersion: "go1.26.8", GitCommit: "abc"},
-		Config: BenchConfig{Impls: []string{"ref"}, Count: 1000, Size: 100, Reps: 3, Rate: 10000, Wait: "inotify", Fsync: "never", Batch: 1000, PollMax: 10000},
+		Config: BenchConfig{Impls: []string{"ref"}, Count: 1000, Size: 100, Reps: 3, Rate: 10000, Wait: "inotify", Fsync: "never", Batch: 1000, PollMax: 10000, Command: "klbench --reps 3 --count 1000"},
 		Rows: []BenchRow{
 			{Experiment: "produce", Published: "1115 ms", Impl: "ref", Unit: "ms", Min: 1.5, Median: 2, Limit: 1.2, LimitName: "O_APPEND write loop", Ratio: 0.6, Target: "≥ 0.50× raw", Verdict: "PASS"},
 			{Experiment: "e2e p99", Impl: "ref", Unit: "us", Min: 90, Median: 120, Limit: math.NaN(), Ratio: math.NaN(), Target: "< 200 µs", Verdict: "PASS"},

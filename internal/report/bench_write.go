@@ -246,6 +246,9 @@ func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
 	e := r.Env
 	fmt.Fprintf(w, "Machine: %s, %d cores, kernel %s, topic filesystem %s, %s, commit %s.\n\n",
 		e.CPUModel, e.Cores, e.Kernel, e.Filesystem, e.GoVersion, e.GitCommit)
+	if r.Config.Command != "" {
+		fmt.Fprintf(w, "Made with:\n\n```sh\n%s\n```\n\n", r.Config.Command)
+	}
 	fmt.Fprintf(w, "## Experiments\n\n")
 	fmt.Fprintf(w, "Ratio to limit: the implementation's rate as a fraction of the raw limit measured in the same run (1.00× = as fast as the bare syscall loop; for latencies, limit ÷ latency).\n\n")
 	mdRow(w, append([]string(nil), BenchTableColumns...))
