@@ -192,11 +192,18 @@ func (s *suite) run(ctx context.Context) error {
 		if chunk == "" {
 			chunk = rawPath
 		}
-		rawRead, lines, err := rawProcess(chunk)
-		if err != nil {
-			return err
+		// The best of three: the loop takes a few ms, and whether its
+		// fresh 1 MiB buffer comes with page faults moves it by half.
+		var rawRead int64
+		for range 3 {
+			t, _, err := rawProcess(chunk)
+			if err != nil {
+				return err
+			}
+			if rawRead == 0 || t < rawRead {
+				rawRead = t
+			}
 		}
-		_ = lines
 		s.col.add("process/raw/time", "ms", ms(rawRead))
 		s.goBench = append(s.goBench, goLine("Process/impl=raw", rawRead, pr.Count, mb))
 		for _, im := range s.impls {
