@@ -13,8 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/google/shlex"
 )
 
 // nativeImpl is an implementation measured in its own process, by a bench
@@ -48,19 +46,9 @@ func (n *nativeImpl) chunkDir(dir string) string { return dir + "/" + topicName 
 
 // parseNative turns a --native value, [NAME=]COMMAND, into a nativeImpl.
 func parseNative(spec string) (*nativeImpl, error) {
-	name, cmd := "", spec
-	if i := strings.IndexByte(spec, '='); i > 0 && !strings.ContainsAny(spec[:i], " /\"'") {
-		name, cmd = spec[:i], spec[i+1:]
-	}
-	argv, err := shlex.Split(cmd)
-	if err != nil || len(argv) == 0 {
-		return nil, fmt.Errorf("--native %q: not a command", spec)
-	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		return nil, fmt.Errorf("--native %q: %v", spec, err)
-	}
-	if name == "" {
-		name = implName(argv)
+	name, argv, err := namedCommand("--native", spec)
+	if err != nil {
+		return nil, err
 	}
 	return &nativeImpl{name: name, argv: argv}, nil
 }

@@ -63,22 +63,32 @@ func parseImpl(spec string, self string, batch, pollMax int, r *refImpl) (impl, 
 		name := spec[:strings.Index(spec, "://")]
 		return &protoImpl{name: name, argv: []string{self, "adapter", "--engine", spec}, batch: batch, pollMax: pollMax}, nil
 	}
-	name := ""
-	cmd := spec
+	name, argv, err := namedCommand("--impl", spec)
+	if err != nil {
+		return nil, err
+	}
+	return &protoImpl{name: name, argv: argv, batch: batch, pollMax: pollMax}, nil
+}
+
+// namedCommand splits the value of flag, [NAME=]COMMAND, into a name (by
+// default implName of the command) and the shell-split command, which must
+// be found on PATH.
+func namedCommand(flag, spec string) (string, []string, error) {
+	name, cmd := "", spec
 	if i := strings.IndexByte(spec, '='); i > 0 && !strings.ContainsAny(spec[:i], " /\"'") {
 		name, cmd = spec[:i], spec[i+1:]
 	}
 	argv, err := shlex.Split(cmd)
 	if err != nil || len(argv) == 0 {
-		return nil, fmt.Errorf("--impl %q: not a command", spec)
+		return "", nil, fmt.Errorf("%s %q: not a command", flag, spec)
 	}
 	if _, err := exec.LookPath(argv[0]); err != nil {
-		return nil, fmt.Errorf("--impl %q: %v", spec, err)
+		return "", nil, fmt.Errorf("%s %q: %v", flag, spec, err)
 	}
 	if name == "" {
 		name = implName(argv)
 	}
-	return &protoImpl{name: name, argv: argv, batch: batch, pollMax: pollMax}, nil
+	return name, argv, nil
 }
 
 // client is one running adapter process.
