@@ -199,8 +199,61 @@ func (c *Consumer) openEarliest(from uint64) error {
 }
 
 // seekOffset positions the consumer at the record with offset off: it
-// binary-searches the chunks by their header's base offset.
+// binary-searches the chunks by their header's base offset. The chunks kept
+// are numbered consecutively up to the active one, so it finds them by
+// number, in O(log chunks) stats and header reads, without listing the
+// directory. Only when that cannot settle it (off lies before the earliest
+// chunk found, which may be retention's doing or a gap an operator or a
+// racing deleter left, or a chunk vanished mid-search) does it fall back to
+// seekOffsetListed.
 func (c *Consumer) seekOffset(off int64) error {
+	t := c.t
+	newest := t.ctl.gen() / 2
+	if t.chunkExists(newest + 1) { // a rotation under way
+		newest++
+	}
+	if !t.chunkExists(newest) {
+		return c.seekOffsetListed(off)
+	}
+	// The earliest chunk kept: existence is a suffix of 0..newest, as
+	// retention deletes oldest first.
+	lo, hi := uint64(0), newest
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if t.chunkExists(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	first, err := t.chunkBase(lo)
+	if err != nil || off < first {
+		return c.seekOffsetListed(off)
+	}
+	// The last chunk with base <= off.
+	hi = newest
+	for lo < hi {
+		mid := lo + (hi-lo+1)/2
+		base, err := t.chunkBase(mid)
+		if err != nil {
+			return c.seekOffsetListed(off)
+		}
+		if base <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	if err := c.openChunk(lo); err != nil {
+		return c.seekOffsetListed(off)
+	}
+	c.skipBelow = off
+	return nil
+}
+
+// seekOffsetListed is seekOffset over a listing of the directory: O(chunks),
+// but it sees every chunk there is, gaps and all.
+func (c *Consumer) seekOffsetListed(off int64) error {
 	chunks, err := c.t.chunks()
 	if err != nil {
 		return err
@@ -211,7 +264,7 @@ func (c *Consumer) seekOffset(off int64) error {
 		mid := (lo + hi + 1) / 2
 		base, err := c.t.chunkBase(chunks[mid])
 		if errors.Is(err, os.ErrNotExist) {
-			return c.seekOffset(off) // deleted meanwhile
+			return c.seekOffsetListed(off) // deleted meanwhile
 		}
 		if err != nil {
 			return err
@@ -224,7 +277,7 @@ func (c *Consumer) seekOffset(off int64) error {
 	}
 	if lo == 0 {
 		if firstBase, err = c.t.chunkBase(chunks[0]); err != nil {
-			return c.seekOffset(off)
+			return c.seekOffsetListed(off)
 		}
 		if off < firstBase {
 			if err := c.reset(fmt.Sprintf("offset %d was deleted; earliest kept is %d", off, firstBase)); err != nil {
@@ -235,7 +288,7 @@ func (c *Consumer) seekOffset(off int64) error {
 	}
 	if err := c.openChunk(chunks[lo]); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return c.seekOffset(off)
+			return c.seekOffsetListed(off)
 		}
 		return err
 	}

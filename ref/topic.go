@@ -163,6 +163,13 @@ func readHeader(f *os.File, n uint64) (chunkHeader, int, error) {
 	return h, size, nil
 }
 
+// chunkExists says whether chunk n's file is there (an error other than
+// "no such file" counts as there: opening it will tell).
+func (t *Topic) chunkExists(n uint64) bool {
+	err := unix.Access(t.chunkPath(n), unix.F_OK)
+	return err == nil || !errors.Is(err, unix.ENOENT)
+}
+
 // chunkBase returns the offset of chunk n's first record.
 func (t *Topic) chunkBase(n uint64) (int64, error) {
 	f, err := os.Open(t.chunkPath(n))
