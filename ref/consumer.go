@@ -159,12 +159,17 @@ func (c *Consumer) seek() error {
 		}
 		return c.seekOffset(acked + 1)
 	case FromLatest:
-		chunks, err := c.t.chunks()
-		if err != nil {
-			return err
-		}
-		if err := c.openChunk(chunks[len(chunks)-1]); err != nil {
-			return err
+		if err := c.openChunk(c.t.newestChunk()); err != nil {
+			chunks, lerr := c.t.chunks() // the control file disagrees with the directory
+			if lerr != nil {
+				return lerr
+			}
+			if len(chunks) == 0 {
+				return err
+			}
+			if err := c.openChunk(chunks[len(chunks)-1]); err != nil {
+				return err
+			}
 		}
 		c.skipBelow = math.MaxInt64
 		if _, err := c.read(context.Background(), math.MaxInt, false); err != nil {
@@ -208,10 +213,7 @@ func (c *Consumer) openEarliest(from uint64) error {
 // seekOffsetListed.
 func (c *Consumer) seekOffset(off int64) error {
 	t := c.t
-	newest := t.ctl.gen() / 2
-	if t.chunkExists(newest + 1) { // a rotation under way
-		newest++
-	}
+	newest := t.newestChunk()
 	if !t.chunkExists(newest) {
 		return c.seekOffsetListed(off)
 	}

@@ -163,6 +163,16 @@ func readHeader(f *os.File, n uint64) (chunkHeader, int, error) {
 	return h, size, nil
 }
 
+// newestChunk returns the number of the newest chunk: the active one, or
+// its successor if a rotation has created it.
+func (t *Topic) newestChunk() uint64 {
+	n := t.ctl.gen() / 2
+	if t.chunkExists(n + 1) {
+		n++
+	}
+	return n
+}
+
 // chunkExists says whether chunk n's file is there (an error other than
 // "no such file" counts as there: opening it will tell).
 func (t *Topic) chunkExists(n uint64) bool {
