@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,25 @@ func TestNativeFlag(t *testing.T) {
 	}
 	if measuresLatency(&nativeImpl{name: "x"}) {
 		t.Error("a native driver takes part in the latency rows")
+	}
+}
+
+// A native driver that fails mid-run is named with its failure, exit 2,
+// and the other implementations still finish.
+func TestFailingNativeDriver(t *testing.T) {
+	script := filepath.Join(t.TempDir(), "dies.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho 'out of disk' >&2\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"--native", "dies=" + script, "--quick", "--count", "100", "--reps", "1", "-q"}, &out, &errb)
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "impl dies failed") || !strings.Contains(errb.String(), "out of disk") {
+		t.Errorf("message does not name the driver and its failure:\n%s", errb.String())
+	}
+	if !regexp.MustCompile(`(?m)^produce +ref +1115 ms +[0-9.]+ ms`).MatchString(out.String()) {
+		t.Errorf("ref's rows are missing:\n%s", out.String())
 	}
 }
