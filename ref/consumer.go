@@ -447,9 +447,7 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 			}
 			continue
 		}
-		if sw, ok := c.w.(*spinWaiter); ok {
-			sw.at(c.f, c.fpos+int64(c.e))
-		}
+		c.w.at(c.f, c.fpos+int64(c.e))
 		if err := c.w.wait(ctx, c.opts.PollInterval); err != nil {
 			select {
 			case <-c.closed:

@@ -40,6 +40,9 @@ type waiter interface {
 	wait(ctx context.Context, max time.Duration) error
 	// drain forgets pending notifications; call it before re-reading.
 	drain()
+	// at says where the next byte will appear: at pos in f, the current
+	// chunk. Only the spin waiter uses it.
+	at(f *os.File, pos int64)
 	// interrupt wakes a wait in progress (used by Close).
 	interrupt()
 	close() error
@@ -88,6 +91,8 @@ func newInotifyWaiter(dir string) (*inotifyWaiter, error) {
 	}
 	return &inotifyWaiter{ino: ino, wake: wake, buf: make([]byte, 64<<10)}, nil
 }
+
+func (w *inotifyWaiter) at(*os.File, int64) {}
 
 func (w *inotifyWaiter) drain() {
 	for {
@@ -162,7 +167,8 @@ func (w *sleepWaiter) wait(ctx context.Context, max time.Duration) error {
 	return ctx.Err()
 }
 
-func (w *sleepWaiter) drain() {}
+func (w *sleepWaiter) drain()             {}
+func (w *sleepWaiter) at(*os.File, int64) {}
 func (w *sleepWaiter) interrupt() {
 	select {
 	case w.wake <- struct{}{}:
