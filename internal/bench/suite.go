@@ -177,10 +177,8 @@ func (s *suite) run(ctx context.Context) error {
 				s.fail(im, "produce", err)
 				continue
 			}
-			s.col.add("produce/"+im.Name()+"/time", "ms", ms(r.elapsed))
-			s.col.add("produce/"+im.Name()+"/ratio", "x", float64(rawNs)/float64(r.elapsed))
+			s.timed("produce", "Produce", im.Name(), r.elapsed, rawNs, mb)
 			s.col.hist("produce", "publish", im.Name(), "produce: append latency, "+im.Name(), r.publish)
-			s.goBench = append(s.goBench, goLine("Produce/impl="+im.Name(), r.elapsed, pr.Count, mb))
 			if _, ok := im.(*refImpl); ok {
 				refChunk, _ = largestFile(im.chunkDir(dir))
 			}
@@ -216,10 +214,8 @@ func (s *suite) run(ctx context.Context) error {
 				s.fail(im, "process", err)
 				continue
 			}
-			s.col.add("process/"+im.Name()+"/time", "ms", ms(r.elapsed))
-			s.col.add("process/"+im.Name()+"/ratio", "x", float64(rawRead)/float64(r.elapsed))
+			s.timed("process", "Process", im.Name(), r.elapsed, rawRead, mb)
 			s.col.hist("process", "poll", im.Name(), "process: poll latency, "+im.Name(), r.poll)
-			s.goBench = append(s.goBench, goLine("Process/impl="+im.Name(), r.elapsed, pr.Count, mb))
 		}
 
 		// raw wake-up limits
@@ -242,17 +238,8 @@ func (s *suite) run(ctx context.Context) error {
 			s.col.add("wake/"+mode+"/p99", "us", wake[mode+"/p99"])
 			s.col.hist("wake-up", mode, "bare", "bare writer/reader wake-up, "+mode, h)
 		}
-		// limitFor is the bare wake-up of w's kind at percentile q ("" is p50).
-		limitFor := func(w ref.WaitStrategy, q ...string) float64 {
-			m := "inotify"
-			if w == ref.WaitSpin {
-				m = "spin"
-			}
-			if len(q) > 0 {
-				m += "/" + q[0]
-			}
-			return wake[m]
-		}
+		// limitFor is the p50 of the bare wake-up of w's kind.
+		limitFor := func(w ref.WaitStrategy) float64 { return wake[wakeMode(w)] }
 
 		// parallel, full speed
 		for _, im := range s.impls {
@@ -298,7 +285,7 @@ func (s *suite) run(ctx context.Context) error {
 				if w != ref.WaitPoll { // polling has no bare counterpart: its latency is its period
 					s.col.add(k+"/limit", "us", limitFor(w))
 					s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
-					if l99 := limitFor(w, "p99"); l99 > 0 {
+					if l99 := wake[wakeMode(w)+"/p99"]; l99 > 0 {
 						s.col.add(k+"/limit99", "us", l99)
 						s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
 					}
@@ -314,6 +301,23 @@ func (s *suite) run(ctx context.Context) error {
 		os.RemoveAll(rdir)
 	}
 	return nil
+}
+
+// wakeMode is the bare wake-up that limits strategy w: "spin" or "inotify".
+func wakeMode(w ref.WaitStrategy) string {
+	if w == ref.WaitSpin {
+		return "spin"
+	}
+	return "inotify"
+}
+
+// timed records one produce or process run of impl name: its time, its
+// ratio to the raw loop's rawNs of the same repetition, and a line of
+// bench.txt (goName/impl=name).
+func (s *suite) timed(exp, goName, name string, elapsed, rawNs int64, mb float64) {
+	s.col.add(exp+"/"+name+"/time", "ms", ms(elapsed))
+	s.col.add(exp+"/"+name+"/ratio", "x", float64(rawNs)/float64(elapsed))
+	s.goBench = append(s.goBench, goLine(goName+"/impl="+name, elapsed, s.params.Count, mb))
 }
 
 // measuresLatency says whether im takes part in the parallel and
