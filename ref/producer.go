@@ -206,7 +206,7 @@ func readFD(fd int) ([]byte, error) {
 	}
 	data := make([]byte, st.Size)
 	for off := 0; off < len(data); {
-		n, err := unix.Pread(fd, data[off:], int64(off))
+		n, err := pread(fd, data[off:], int64(off))
 		if err != nil {
 			return nil, err
 		}
