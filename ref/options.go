@@ -45,6 +45,11 @@ type Options struct {
 	// AllowUnsafeFS opens topics on filesystems where O_APPEND is not atomic
 	// across writers (NFS, CIFS/SMB, FUSE). Records may interleave there.
 	AllowUnsafeFS bool
+	// MustExist makes Open fail with an error wrapping ErrNoTopic, and
+	// create nothing, when the topic does not exist (no directory, or no
+	// chunk in it). Readers set it, so that a mistyped path is an error,
+	// not an empty new topic.
+	MustExist bool
 }
 
 // Defaults of Options.

@@ -1,6 +1,9 @@
 package ref
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // Problem kinds a scan reports.
 const (
@@ -14,15 +17,51 @@ const (
 	// ProblemReset is a consumer whose next record was deleted by retention
 	// and that moved on to the earliest record still kept.
 	ProblemReset = "reset"
+	// ProblemMissing is a hole in the offsets: Count records from Offset on
+	// were in the log but cannot be read (a corrupt record, a chunk cut
+	// short). The records after the hole keep their offsets.
+	ProblemMissing = "missing"
+	// ProblemOffsets is a chunk whose records disagree with the base offset
+	// of the chunk after it: offsets already delivered from it may be
+	// wrong. Only damage to the active chunk, found after it was read, can
+	// cause it.
+	ProblemOffsets = "offsets"
 )
 
-// Problem is damage a reader found and skipped. It is never delivered.
+// Problem is something a reader found and skipped. It is never delivered.
 type Problem struct {
-	Kind   string // ProblemTorn, ProblemCorrupt or ProblemReset
+	Kind   string // ProblemTorn, ProblemCorrupt, ProblemMissing, ProblemOffsets or ProblemReset
 	Chunk  uint64 // chunk number
 	Pos    int64  // byte position in the chunk file
 	Length int64  // bytes skipped
-	Detail string
+	// Offset and Count are the hole of a ProblemMissing (and the records
+	// skipped by a ProblemReset, when known).
+	Offset, Count int64
+	Detail        string
+}
+
+// IsDamage says whether the problem means the log was damaged after it was
+// written (corrupt bytes, missing records, disagreeing offsets). Torn
+// records are not damage: a producer killed mid-write leaves one, and the
+// format expects it. A reset is retention's doing, not damage.
+func (p Problem) IsDamage() bool {
+	switch p.Kind {
+	case ProblemCorrupt, ProblemMissing, ProblemOffsets:
+		return true
+	}
+	return false
+}
+
+// String describes the problem in one line for people.
+func (p Problem) String() string {
+	switch p.Kind {
+	case ProblemMissing:
+		return fmt.Sprintf("chunk %d byte %d: missing: offsets %d to %d (%d records) cannot be read: %s",
+			p.Chunk, p.Pos, p.Offset, p.Offset+p.Count-1, p.Count, p.Detail)
+	case ProblemReset, ProblemOffsets:
+		return fmt.Sprintf("chunk %d: %s: %s", p.Chunk, p.Kind, p.Detail)
+	}
+	return fmt.Sprintf("chunk %d byte %d: skipped %s span of %d bytes: %s", p.Chunk, p.Pos, p.Kind, p.Length, p.Detail)
 }
 
 // scanStep is the outcome of looking at the bytes at the start of a buffer.

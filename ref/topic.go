@@ -28,6 +28,10 @@ type Topic struct {
 // writes from several processes may interleave.
 var ErrUnsafeFilesystem = errors.New("filesystem does not make O_APPEND atomic across writers")
 
+// ErrNoTopic is returned by Open with Options.MustExist, and by Inspect,
+// when the topic does not exist.
+var ErrNoTopic = errors.New("no such topic")
+
 // Open opens topic name in directory dir, creating both if needed. The topic
 // lives in dir/name. Every process that opens a topic should pass the same
 // chunk and retention options; they are not stored.
@@ -40,6 +44,11 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 		return nil, fmt.Errorf("topic %s: %w", name, err)
 	}
 	t := &Topic{name: name, dir: filepath.Join(dir, name), opts: o}
+	if o.MustExist {
+		if err := t.mustExist(); err != nil {
+			return nil, err
+		}
+	}
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("topic %s: %w", name, err)
 	}
@@ -55,6 +64,32 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 		return nil, fmt.Errorf("topic %s: %w", name, err)
 	}
 	return t, nil
+}
+
+// mustExist returns an error wrapping ErrNoTopic unless the topic directory
+// holds a chunk.
+func (t *Topic) mustExist() error {
+	st, err := os.Stat(t.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("topic %s: %w: %s does not exist", t.name, ErrNoTopic, t.dir)
+	}
+	if err != nil {
+		return fmt.Errorf("topic %s: %w", t.name, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("topic %s: %w: %s is not a directory", t.name, ErrNoTopic, t.dir)
+	}
+	if t.chunkExists(0) || unix.Access(filepath.Join(t.dir, controlName), unix.F_OK) == nil {
+		return nil // the common cases, without listing the directory
+	}
+	chunks, err := t.chunks()
+	if err != nil {
+		return err
+	}
+	if len(chunks) == 0 {
+		return fmt.Errorf("topic %s: %w: %s holds no chunk file", t.name, ErrNoTopic, t.dir)
+	}
+	return nil
 }
 
 // initialGen prepares a topic that has no control file (a new topic, or one
