@@ -99,10 +99,15 @@ type Consumer struct {
 	next      int64 // offset of the next data record at buf[r]
 	skipBelow int64 // records below this offset are not delivered
 	atSeal    bool  // the current chunk's seal was reached
-	out       []Record
-	maxBuf    int
-	closed    chan struct{}
-	pollMu    sync.Mutex // held by Poll; Close takes it to free resources
+	// plan reconciles damage in the current chunk with the next chunk's
+	// base offset (nil: no damage yet, or the chunk is still active);
+	// planned says it was tried for this chunk.
+	plan    *chunkPlan
+	planned bool
+	out     []Record
+	maxBuf  int
+	closed  chan struct{}
+	pollMu  sync.Mutex // held by Poll; Close takes it to free resources
 }
 
 // NewConsumer opens a consumer of t.
@@ -119,8 +124,7 @@ func (t *Topic) NewConsumer(opts ConsumerOptions) (*Consumer, error) {
 			opts.PollInterval = time.Millisecond
 		}
 	}
-	c := &Consumer{t: t, opts: opts, closed: make(chan struct{}),
-		maxBuf: 2*(t.opts.MaxRecordSize+frameOverhead) + 64<<10}
+	c := &Consumer{t: t, opts: opts, closed: make(chan struct{}), maxBuf: t.readLimit()}
 	c.buf = make([]byte, min(1<<20, c.maxBuf))
 	var err error
 	if c.w, err = newWaiter(opts.Wait, t.dir); err != nil {
@@ -159,7 +163,7 @@ func (c *Consumer) seek() error {
 		}
 		return c.seekOffset(acked + 1)
 	case FromLatest:
-		if err := c.openChunk(c.t.newestChunk()); err != nil {
+		if err := c.openChunk(c.t.newestChunk(), -1); err != nil {
 			chunks, lerr := c.t.chunks() // the control file disagrees with the directory
 			if lerr != nil {
 				return lerr
@@ -167,7 +171,7 @@ func (c *Consumer) seek() error {
 			if len(chunks) == 0 {
 				return err
 			}
-			if err := c.openChunk(chunks[len(chunks)-1]); err != nil {
+			if err := c.openChunk(chunks[len(chunks)-1], -1); err != nil {
 				return err
 			}
 		}
@@ -193,7 +197,7 @@ func (c *Consumer) openEarliest(from uint64) error {
 			if n < from {
 				continue
 			}
-			err := c.openChunk(n)
+			err := c.openChunk(n, -1)
 			if errors.Is(err, os.ErrNotExist) {
 				break // deleted: list again
 			}
@@ -228,7 +232,7 @@ func (c *Consumer) seekOffset(off int64) error {
 			lo = mid + 1
 		}
 	}
-	first, err := t.chunkBase(lo)
+	first, err := t.seekBase(lo)
 	if err != nil || off < first {
 		return c.seekOffsetListed(off)
 	}
@@ -236,7 +240,7 @@ func (c *Consumer) seekOffset(off int64) error {
 	hi = newest
 	for lo < hi {
 		mid := lo + (hi-lo+1)/2
-		base, err := t.chunkBase(mid)
+		base, err := t.seekBase(mid)
 		if err != nil {
 			return c.seekOffsetListed(off)
 		}
@@ -246,7 +250,7 @@ func (c *Consumer) seekOffset(off int64) error {
 			hi = mid - 1
 		}
 	}
-	if err := c.openChunk(lo); err != nil {
+	if err := c.openChunk(lo, -1); err != nil {
 		return c.seekOffsetListed(off)
 	}
 	c.skipBelow = off
@@ -264,7 +268,7 @@ func (c *Consumer) seekOffsetListed(off int64) error {
 	var firstBase int64 = -1
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		base, err := c.t.chunkBase(chunks[mid])
+		base, err := c.t.seekBase(chunks[mid])
 		if errors.Is(err, os.ErrNotExist) {
 			return c.seekOffsetListed(off) // deleted meanwhile
 		}
@@ -278,7 +282,7 @@ func (c *Consumer) seekOffsetListed(off int64) error {
 		}
 	}
 	if lo == 0 {
-		if firstBase, err = c.t.chunkBase(chunks[0]); err != nil {
+		if firstBase, err = c.t.seekBase(chunks[0]); err != nil {
 			return c.seekOffsetListed(off)
 		}
 		if off < firstBase {
@@ -288,7 +292,7 @@ func (c *Consumer) seekOffsetListed(off int64) error {
 			return c.openEarliest(0)
 		}
 	}
-	if err := c.openChunk(chunks[lo]); err != nil {
+	if err := c.openChunk(chunks[lo], -1); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return c.seekOffsetListed(off)
 		}
@@ -312,13 +316,29 @@ func (c *Consumer) problem(p Problem) {
 	}
 }
 
-// openChunk makes chunk n current, positioned after its header.
-func (c *Consumer) openChunk(n uint64) error {
+// openChunk makes chunk n current, positioned after its header. A
+// damaged header is reported, and the chunk's base offset is then counted
+// from the chunk before it: prev, the reader's own count, when it comes
+// from there (-1 if not).
+func (c *Consumer) openChunk(n uint64, prev int64) error {
 	f, err := os.Open(c.t.chunkPath(n))
 	if err != nil {
 		return fmt.Errorf("open chunk %d: %w", n, err)
 	}
 	h, size, err := readHeader(f, n)
+	if errors.Is(err, errBadHeader) {
+		herr := err
+		base := prev
+		if base < 0 {
+			if base, err = c.t.derivedBase(n); err != nil {
+				f.Close()
+				return fmt.Errorf("%w; %w", herr, err)
+			}
+		}
+		c.problem(Problem{Kind: ProblemCorrupt, Chunk: n, Length: int64(size),
+			Detail: fmt.Sprintf("%v: its records are numbered from %d, where the chunk before it ends", herr, base)})
+		h.Base, err = base, nil
+	}
 	if err != nil {
 		f.Close()
 		return err
@@ -327,6 +347,7 @@ func (c *Consumer) openChunk(n uint64) error {
 		c.f.Close()
 	}
 	c.f, c.fd, c.chunk, c.fpos, c.r, c.e, c.next = f, int(f.Fd()), n, int64(size), 0, 0, h.Base
+	c.plan, c.planned = nil, false
 	return nil
 }
 
@@ -429,6 +450,14 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 					}
 					continue
 				}
+				// The chunk was finished before that read, so its seal
+				// was written before it: a finished chunk that ends
+				// without one was cut short, or its seal was damaged.
+				if err := c.unsealedEnd(); err != nil {
+					return nil, err
+				}
+				c.atSeal = true
+				continue
 			} else {
 				continue
 			}
@@ -468,10 +497,15 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		case stepPartial:
 			return false, nil
 		case stepSkip:
-			c.problem(Problem{Kind: kind, Chunk: c.chunk, Pos: c.fpos + int64(c.r), Length: int64(n), Detail: detail})
+			if err := c.skipped(c.fpos+int64(c.r), c.buf[c.r:c.r+n], kind, detail); err != nil {
+				return false, err
+			}
 		case stepRecord:
 			switch fr.kind {
 			case kindData:
+				if c.plan != nil && !c.plan.sealed && c.next >= c.plan.end {
+					return true, nil // past the count of a chunk whose seal was damaged: void
+				}
 				if c.next >= c.skipBelow {
 					*out = append(*out, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
 				}
@@ -486,6 +520,75 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 	return false, nil
 }
 
+// skipped reports a span of damage at byte pos of the current chunk and
+// advances the offsets past the records it held. The first damage in a
+// finished chunk plans the rest of the chunk, so that the records after
+// the damage keep their true offsets whatever the damage hid.
+func (c *Consumer) skipped(pos int64, span []byte, kind, detail string) error {
+	if kind == ProblemCorrupt && !c.planned {
+		c.planned = true
+		var err error
+		if c.plan, err = c.planRest(pos); err != nil {
+			return err
+		}
+	}
+	slots := c.plan.spanSlots(pos, span)
+	c.problem(skipProblem(c.chunk, pos, span, kind, detail, c.next, slots))
+	c.next += slots
+	return nil
+}
+
+// planRest plans the current chunk from byte pos if the chunk is finished
+// (its successor's header is readable). It returns nil for the active
+// chunk, whose count nothing can check yet: the rule alone numbers it,
+// the same rule its rotator will count it by.
+func (c *Consumer) planRest(pos int64) (*chunkPlan, error) {
+	if c.t.ctl.gen() < 2*c.chunk+2 {
+		return nil, nil
+	}
+	nextBase, err := c.t.chunkBase(c.chunk + 1)
+	if err != nil {
+		return nil, nil
+	}
+	pl, err := planChunk(c.f, pos, c.next, nextBase, c.maxBuf)
+	if err != nil {
+		return nil, fmt.Errorf("read chunk %d: %w", c.chunk, err)
+	}
+	return pl, nil
+}
+
+// unsealedEnd handles the end of a finished chunk that holds no seal: it
+// was cut short (truncated, or a power loss), or its seal was damaged. The
+// records it no longer holds are reported missing, and the reader goes on
+// to the next chunk, whose header says where its offsets start.
+func (c *Consumer) unsealedEnd() error {
+	pos, partial := c.fpos+int64(c.r), int64(c.e-c.r)
+	if !c.planned {
+		c.planned = true
+		var err error
+		if c.plan, err = c.planRest(pos); err != nil {
+			return err
+		}
+	}
+	c.r = c.e // a partial record at the end is part of the damage
+	detail := fmt.Sprintf("chunk %d ends at byte %d without a seal: it was cut short", c.chunk, pos+partial)
+	if partial > 0 {
+		detail += fmt.Sprintf(", in the middle of a record (%d bytes of it are there)", partial)
+	}
+	if c.plan == nil {
+		c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: pos, Length: partial,
+			Detail: detail + "; the next chunk's header cannot be read, so the records lost are not known"})
+		return nil
+	}
+	if missing := c.plan.end - c.next; missing > 0 {
+		c.problem(Problem{Kind: ProblemMissing, Chunk: c.chunk, Pos: pos, Length: partial, Offset: c.next, Count: missing, Detail: detail})
+		c.next = c.plan.end
+	} else {
+		c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: pos, Length: partial, Detail: detail + " (after its last record)"})
+	}
+	return nil
+}
+
 // fill reads more of the current chunk into the buffer, moving unparsed
 // bytes to the front first (records handed out earlier become invalid, as
 // documented). It reports whether any byte was read.
@@ -498,9 +601,16 @@ func (c *Consumer) fill() (bool, error) {
 	}
 	if c.e == len(c.buf) {
 		if len(c.buf) >= c.maxBuf {
+			// A producer may have declared a larger limit since.
+			c.maxBuf = max(c.maxBuf, c.t.readLimit())
+		}
+		if len(c.buf) >= c.maxBuf {
 			// A whole buffer without a record end: no valid record is this
 			// long, so it is damage. Skip it.
-			c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: c.fpos, Length: int64(c.e), Detail: "no record end within the maximum record size"})
+			if err := c.skipped(c.fpos, c.buf[:c.e], ProblemCorrupt,
+				fmt.Sprintf("no record end within the topic's largest record size (%d bytes)", c.t.recordLimit())); err != nil {
+				return false, err
+			}
 			c.fpos += int64(c.e)
 			c.e = 0
 		} else {
@@ -524,8 +634,14 @@ func (c *Consumer) fill() (bool, error) {
 func (c *Consumer) nextChunk() error {
 	n := c.chunk + 1
 	for range 100 {
-		err := c.openChunk(n)
+		prev := c.next
+		err := c.openChunk(n, prev)
 		if err == nil {
+			if c.next != prev {
+				c.problem(Problem{Kind: ProblemOffsets, Chunk: n - 1, Detail: fmt.Sprintf(
+					"chunk %d held records up to offset %d, but chunk %d starts at %d: offsets delivered from chunk %d after its damage may be off by %d",
+					n-1, prev-1, n, c.next, n-1, c.next-prev)})
+			}
 			return nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {

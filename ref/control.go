@@ -20,6 +20,7 @@ import (
 //	8       8     gen: 2c while chunk c is active, 2c+1 while c is being sealed
 //	16      8     records appended to the active chunk (approximate)
 //	24      8     bytes appended to the active chunk (approximate)
+//	32      8     the largest record size any producer may write (bytes)
 //
 // gen only grows. It is the producers' fast-path check: load gen, write,
 // load gen again; an unchanged gen proves the write landed before any seal.
@@ -30,6 +31,7 @@ const (
 	genAt        = 8
 	recsAt       = 16
 	bytesAt      = 24
+	maxRecAt     = 32
 )
 
 type control struct {
@@ -48,6 +50,23 @@ func (c *control) addAppended(recs, bytes uint64) (uint64, uint64) {
 	return c.word(recsAt).Add(recs), c.word(bytesAt).Add(bytes)
 }
 
+// maxRecord is the largest payload a producer of the topic may write: the
+// limit a reader needs to tell a long record from damage. 0 means unknown
+// (a control file older than the field).
+func (c *control) maxRecord() int { return int(c.word(maxRecAt).Load()) }
+
+// raiseMaxRecord makes maxRecord at least n. It only grows, so every
+// reader's limit covers every producer's, whatever their options.
+func (c *control) raiseMaxRecord(n int) {
+	w := c.word(maxRecAt)
+	for {
+		old := w.Load()
+		if old >= uint64(n) || w.CompareAndSwap(old, uint64(n)) {
+			return
+		}
+	}
+}
+
 func (c *control) resetCounts() {
 	c.word(recsAt).Store(0)
 	c.word(bytesAt).Store(0)
@@ -64,18 +83,19 @@ func (c *control) close() error {
 
 // openControl maps the topic's control file. If it does not exist, it
 // creates it atomically (write a temporary file, then link it into place)
-// with the gen that initialGen returns.
-func openControl(topicDir string, initialGen func() (uint64, error)) (*control, error) {
+// with the gen and record limit that initialGen returns.
+func openControl(topicDir string, initialGen func() (gen uint64, maxRecord int, err error)) (*control, error) {
 	path := filepath.Join(topicDir, controlName)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		gen, gerr := initialGen()
+		gen, maxRec, gerr := initialGen()
 		if gerr != nil {
 			return nil, gerr
 		}
 		var page [controlSize]byte
 		copy(page[:], controlMagic)
 		binary.LittleEndian.PutUint64(page[genAt:], gen)
+		binary.LittleEndian.PutUint64(page[maxRecAt:], uint64(maxRec))
 		if cerr := createAtomically(topicDir, controlName, page[:], false); cerr != nil && !errors.Is(cerr, os.ErrExist) {
 			return nil, fmt.Errorf("create control file: %w", cerr)
 		}

@@ -1,6 +1,8 @@
 package ref
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -10,16 +12,21 @@ import (
 
 // ChunkReport describes one chunk file.
 type ChunkReport struct {
-	Number  uint64 `json:"number"`
-	Base    int64  `json:"base"`    // offset of its first record
-	Records int64  `json:"records"` // valid records before the seal
-	Bytes   int64  `json:"bytes"`
-	Sealed  bool   `json:"sealed"`
+	Number uint64 `json:"number"`
+	Base   int64  `json:"base"` // offset of its first record
+	// Records counts the valid data records before the seal: what a
+	// consumer delivers from the chunk.
+	Records int64 `json:"records"`
+	// Missing counts the offsets of records that are in the chunk's count
+	// but cannot be read (damage); every one is also in Problems.
+	Missing int64 `json:"missing"`
+	Bytes   int64 `json:"bytes"`
+	Sealed  bool  `json:"sealed"`
 	// Void counts records after the first seal: appends that lost the race
 	// with a rotation and were written again to the next chunk.
 	Void int `json:"void"`
-	// PartialTail is the size of an incomplete record at the end: a write
-	// in progress, or one cut short by a crash.
+	// PartialTail is the size of an incomplete record at the end of the
+	// active chunk: a write in progress, or one cut short by a crash.
 	PartialTail int64     `json:"partial_tail"`
 	Problems    []Problem `json:"problems,omitempty"`
 	HeaderError string    `json:"header_error,omitempty"`
@@ -40,21 +47,24 @@ type InspectReport struct {
 	Groups []GroupReport `json:"groups"`
 	// End is the offset the next record will get.
 	End int64 `json:"end"`
-	// Damage lists what makes the log damaged: corrupt records, bad headers,
-	// base offsets that do not follow. Torn records left by crashes are
-	// listed per chunk but are not damage: the format expects them.
+	// Damage lists what makes the log damaged: corrupt records, missing
+	// records, bad headers, base offsets that do not follow. Torn records
+	// left by crashes are listed per chunk but are not damage: the format
+	// expects them.
 	Damage []string `json:"damage,omitempty"`
 }
 
 // Inspect reads a topic without changing it and reports its chunks, groups
-// and any damage found.
+// and any damage found. It numbers records exactly as a consumer does, so
+// what it reports missing is what a consumer reports missing. A topic that
+// does not exist is an error wrapping ErrNoTopic.
 func Inspect(dir, name string) (*InspectReport, error) {
 	if err := ValidateName("topic", name); err != nil {
 		return nil, err
 	}
 	t := &Topic{name: name, dir: filepath.Join(dir, name)}
-	if _, err := os.Stat(t.dir); err != nil {
-		return nil, fmt.Errorf("topic %s: %w", name, err)
+	if err := t.mustExist(); err != nil {
+		return nil, err
 	}
 	chunks, err := t.chunks()
 	if err != nil {
@@ -64,9 +74,16 @@ func Inspect(dir, name string) (*InspectReport, error) {
 	if len(chunks) > 0 {
 		rep.Active = chunks[len(chunks)-1]
 	}
+	limit := inspectLimit(t.dir)
 	var prevEnd int64 = -1
 	for i, n := range chunks {
-		cr, err := inspectChunk(t, n)
+		nextBase := int64(-1)
+		if i < len(chunks)-1 && chunks[i+1] == n+1 {
+			if b, err := t.chunkBase(n + 1); err == nil {
+				nextBase = b
+			}
+		}
+		cr, end, err := inspectChunk(t, n, prevEnd, nextBase, i == len(chunks)-1, limit)
 		if errors.Is(err, os.ErrNotExist) {
 			continue // deleted by retention while we looked
 		}
@@ -74,65 +91,131 @@ func Inspect(dir, name string) (*InspectReport, error) {
 			return nil, err
 		}
 		if cr.HeaderError != "" {
-			rep.Damage = append(rep.Damage, fmt.Sprintf("chunk %d: %s", n, cr.HeaderError))
+			rep.Damage = append(rep.Damage, cr.HeaderError)
 		} else if prevEnd >= 0 && cr.Base != prevEnd {
 			rep.Damage = append(rep.Damage, fmt.Sprintf("chunk %d: base offset %d, but the previous chunk ends at %d", n, cr.Base, prevEnd))
 		}
 		for _, p := range cr.Problems {
-			if p.Kind == ProblemCorrupt {
-				rep.Damage = append(rep.Damage, fmt.Sprintf("chunk %d: corrupt record at byte %d (%d bytes): %s", n, p.Pos, p.Length, p.Detail))
+			if p.IsDamage() {
+				rep.Damage = append(rep.Damage, p.String())
 			}
 		}
-		if i < len(chunks)-1 && !cr.Sealed {
-			rep.Damage = append(rep.Damage, fmt.Sprintf("chunk %d: not sealed, but chunk %d follows", n, chunks[i+1]))
+		if i < len(chunks)-1 && chunks[i+1] != n+1 {
+			rep.Damage = append(rep.Damage, fmt.Sprintf("chunk %d: followed by chunk %d; the chunks between are gone", n, chunks[i+1]))
 		}
-		prevEnd = cr.Base + cr.Records
-		rep.End = prevEnd
+		prevEnd = end
+		rep.End = end
 		rep.Chunks = append(rep.Chunks, cr)
 	}
 	rep.Groups, err = inspectGroups(t)
 	return rep, err
 }
 
-func inspectChunk(t *Topic, n uint64) (ChunkReport, error) {
+// inspectLimit is the read limit a consumer of the topic in dir uses, from
+// its control file, read without mapping or changing it.
+func inspectLimit(dir string) int {
+	rec := maxMaxRecordSize
+	if page, err := os.ReadFile(filepath.Join(dir, controlName)); err == nil && len(page) == controlSize {
+		if n := int(binary.LittleEndian.Uint64(page[maxRecAt:])); n > 0 {
+			rec = max(n, DefaultMaxRecordSize)
+		}
+	}
+	return 2*(rec+frameOverhead) + 64<<10
+}
+
+// inspectChunk reports chunk n the way a consumer reads it: prevEnd is
+// where the chunk before it ended (-1 if unknown), nextBase the base of
+// the chunk after it (-1 if none or unreadable), active whether it is the
+// last chunk. It returns the offset after the chunk's last slot.
+func inspectChunk(t *Topic, n uint64, prevEnd, nextBase int64, active bool, limit int) (ChunkReport, int64, error) {
 	cr := ChunkReport{Number: n}
 	data, err := os.ReadFile(t.chunkPath(n))
 	if err != nil {
-		return cr, err
+		return cr, 0, err
 	}
 	cr.Bytes = int64(len(data))
-	f, err := os.Open(t.chunkPath(n))
-	if err != nil {
-		return cr, err
-	}
-	h, hsize, herr := readHeader(f, n)
-	f.Close()
+	r := bytes.NewReader(data)
+	h, hsize, herr := readHeader(r, n)
 	if herr != nil {
+		if !errors.Is(herr, errBadHeader) {
+			return cr, 0, herr
+		}
 		cr.HeaderError = herr.Error()
-		return cr, nil
+		h.Base = prevEnd
+		if h.Base < 0 {
+			if h.Base, err = t.derivedBase(n); err != nil {
+				cr.HeaderError += "; " + err.Error()
+				h.Base = 0
+			}
+		}
 	}
 	cr.Base = h.Base
-	for p := hsize; p < len(data); {
-		step, size, fr, kind, detail := scanOne(data[p:])
-		if step == stepPartial {
-			cr.PartialTail = int64(len(data) - p)
-			break
-		}
+	next := h.Base
+	var plan *chunkPlan
+	planned := false
+	var planErr error
+	stop, partial, err := walkChunk(r, int64(hsize), limit, func(it scanItem) bool {
 		switch {
-		case step == stepSkip:
-			if !cr.Sealed {
-				cr.Problems = append(cr.Problems, Problem{Kind: kind, Chunk: n, Pos: int64(p), Length: int64(size), Detail: detail})
+		case it.step == stepSkip:
+			if cr.Sealed {
+				return true
 			}
+			if it.problem == ProblemCorrupt && !planned && !active && nextBase >= 0 {
+				planned = true
+				plan, planErr = planChunk(r, it.pos, next, nextBase, limit)
+			}
+			slots := plan.spanSlots(it.pos, it.span)
+			cr.Problems = append(cr.Problems, skipProblem(n, it.pos, it.span, it.problem, it.detail, next, slots))
+			next += slots
+			cr.Missing += slots
 		case cr.Sealed:
-			cr.Void++
-		case fr.kind == kindData:
+			if it.fr.kind == kindData {
+				cr.Void++
+			}
+		case it.fr.kind == kindData:
+			if plan != nil && !plan.sealed && next >= plan.end {
+				cr.Sealed = true // past the count of a chunk whose seal was damaged
+				cr.Void++
+				return true
+			}
 			cr.Records++
-		case fr.kind == kindSeal:
+			next++
+		case it.fr.kind == kindSeal:
 			cr.Sealed = true
 		}
-		p += size
+		return true
+	})
+	if err = errors.Join(err, planErr); err != nil {
+		return cr, 0, fmt.Errorf("read chunk %d: %w", n, err)
 	}
-	return cr, nil
+	switch {
+	case active || cr.Sealed:
+		cr.PartialTail = partial
+	default:
+		// A chunk with a successor and no seal: cut short.
+		pos := stop
+		if !planned && nextBase >= 0 {
+			if plan, err = planChunk(r, pos, next, nextBase, limit); err != nil {
+				return cr, 0, fmt.Errorf("read chunk %d: %w", n, err)
+			}
+		}
+		detail := fmt.Sprintf("chunk %d ends at byte %d without a seal: it was cut short", n, pos+partial)
+		if partial > 0 {
+			detail += fmt.Sprintf(", in the middle of a record (%d bytes of it are there)", partial)
+		}
+		switch {
+		case plan == nil:
+			cr.Problems = append(cr.Problems, Problem{Kind: ProblemCorrupt, Chunk: n, Pos: pos, Length: partial,
+				Detail: detail + "; the next chunk's header cannot be read, so the records lost are not known"})
+		case plan.end > next:
+			cr.Problems = append(cr.Problems, Problem{Kind: ProblemMissing, Chunk: n, Pos: pos, Length: partial, Offset: next, Count: plan.end - next, Detail: detail})
+			cr.Missing += plan.end - next
+			next = plan.end
+		default:
+			cr.Problems = append(cr.Problems, Problem{Kind: ProblemCorrupt, Chunk: n, Pos: pos, Length: partial, Detail: detail + " (after its last record)"})
+		}
+	}
+	return cr, next, nil
 }
 
 func inspectGroups(t *Topic) ([]GroupReport, error) {
@@ -163,8 +246,8 @@ func inspectGroups(t *Topic) ([]GroupReport, error) {
 // String renders the report for people.
 func (r *InspectReport) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "topic %s: %d chunks, offsets up to %d, active chunk %d\n", r.Topic, len(r.Chunks), r.End, r.Active)
-	fmt.Fprintf(&b, "%8s %12s %10s %12s %7s %5s %6s %s\n", "chunk", "base", "records", "bytes", "sealed", "void", "torn", "tail")
+	fmt.Fprintf(&b, "topic %s: %d chunks, next offset %d, active chunk %d\n", r.Topic, len(r.Chunks), r.End, r.Active)
+	fmt.Fprintf(&b, "%8s %12s %10s %8s %12s %7s %5s %6s %s\n", "chunk", "base", "records", "missing", "bytes", "sealed", "void", "torn", "tail")
 	for _, c := range r.Chunks {
 		torn := 0
 		for _, p := range c.Problems {
@@ -172,7 +255,7 @@ func (r *InspectReport) String() string {
 				torn++
 			}
 		}
-		fmt.Fprintf(&b, "%8d %12d %10d %12d %7v %5d %6d %d\n", c.Number, c.Base, c.Records, c.Bytes, c.Sealed, c.Void, torn, c.PartialTail)
+		fmt.Fprintf(&b, "%8d %12d %10d %8d %12d %7v %5d %6d %d\n", c.Number, c.Base, c.Records, c.Missing, c.Bytes, c.Sealed, c.Void, torn, c.PartialTail)
 	}
 	for _, g := range r.Groups {
 		state := "idle"
@@ -187,7 +270,9 @@ func (r *InspectReport) String() string {
 	}
 	for _, c := range r.Chunks {
 		for _, p := range c.Problems {
-			fmt.Fprintf(&b, "chunk %d byte %d: %s span of %d bytes skipped: %s\n", c.Number, p.Pos, p.Kind, p.Length, p.Detail)
+			if !p.IsDamage() {
+				b.WriteString(p.String() + "\n")
+			}
 		}
 	}
 	if len(r.Damage) == 0 {

@@ -52,6 +52,9 @@ type Producer struct {
 
 // NewProducer returns a producer for t.
 func (t *Topic) NewProducer() (*Producer, error) {
+	// Readers learn the record limit from the control file, so a record
+	// this producer accepts is one every reader can read.
+	t.ctl.raiseMaxRecord(t.opts.MaxRecordSize)
 	p := &Producer{t: t, fd: -1, now: func() int64 { return time.Now().UnixNano() }}
 	if t.opts.Fsync == FsyncInterval {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})

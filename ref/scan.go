@@ -30,14 +30,14 @@ const (
 
 // Problem is something a reader found and skipped. It is never delivered.
 type Problem struct {
-	Kind   string // ProblemTorn, ProblemCorrupt, ProblemMissing, ProblemOffsets or ProblemReset
-	Chunk  uint64 // chunk number
-	Pos    int64  // byte position in the chunk file
-	Length int64  // bytes skipped
-	// Offset and Count are the hole of a ProblemMissing (and the records
-	// skipped by a ProblemReset, when known).
-	Offset, Count int64
-	Detail        string
+	Kind   string `json:"kind"`   // ProblemTorn, ProblemCorrupt, ProblemMissing, ProblemOffsets or ProblemReset
+	Chunk  uint64 `json:"chunk"`  // chunk number
+	Pos    int64  `json:"pos"`    // byte position in the chunk file
+	Length int64  `json:"length"` // bytes skipped
+	// Offset and Count are the hole of a ProblemMissing.
+	Offset int64  `json:"offset,omitempty"`
+	Count  int64  `json:"count,omitempty"`
+	Detail string `json:"detail"`
 }
 
 // IsDamage says whether the problem means the log was damaged after it was
@@ -56,10 +56,19 @@ func (p Problem) IsDamage() bool {
 func (p Problem) String() string {
 	switch p.Kind {
 	case ProblemMissing:
-		return fmt.Sprintf("chunk %d byte %d: missing: offsets %d to %d (%d records) cannot be read: %s",
-			p.Chunk, p.Pos, p.Offset, p.Offset+p.Count-1, p.Count, p.Detail)
+		what := fmt.Sprintf("offset %d", p.Offset)
+		if p.Count > 1 {
+			what = fmt.Sprintf("offsets %d to %d (%d records)", p.Offset, p.Offset+p.Count-1, p.Count)
+		}
+		if p.Length > 0 {
+			return fmt.Sprintf("chunk %d byte %d: %s missing: %d damaged bytes skipped: %s", p.Chunk, p.Pos, what, p.Length, p.Detail)
+		}
+		return fmt.Sprintf("chunk %d byte %d: %s missing: %s", p.Chunk, p.Pos, what, p.Detail)
 	case ProblemReset, ProblemOffsets:
 		return fmt.Sprintf("chunk %d: %s: %s", p.Chunk, p.Kind, p.Detail)
+	}
+	if p.Length == 0 {
+		return fmt.Sprintf("chunk %d byte %d: %s: %s", p.Chunk, p.Pos, p.Kind, p.Detail)
 	}
 	return fmt.Sprintf("chunk %d byte %d: skipped %s span of %d bytes: %s", p.Chunk, p.Pos, p.Kind, p.Length, p.Detail)
 }
@@ -87,9 +96,13 @@ func scanOne(buf []byte) (step scanStep, n int, f frame, problem string, detail 
 		return stepPartial, 0, frame{}, "", ""
 	}
 	if buf[0] != recordStart {
-		// Not a record start: corruption. Skip to the next RS; if none is
-		// there yet, wait for more (the skip is reported once it is known).
+		// Not a record start: corruption. Skip to the first LF (a line
+		// whose RS was damaged ends there) or the next RS, whichever comes
+		// first; if neither is there yet, wait for more.
 		r := bytes.IndexByte(buf, recordStart)
+		if e := bytes.IndexByte(buf, recordEnd); e >= 0 && (r < 0 || e < r) {
+			return stepSkip, e + 1, frame{}, ProblemCorrupt, "bytes without a record marker"
+		}
 		if r < 0 {
 			return stepPartial, 0, frame{}, "", ""
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,25 +96,42 @@ func (t *Topic) mustExist() error {
 // initialGen prepares a topic that has no control file (a new topic, or one
 // whose control file an operator removed) and returns the gen to create it
 // with: the highest chunk is the active one, and if it is already sealed,
-// its rotation is left for producers and readers to finish.
-func (t *Topic) initialGen() (uint64, error) {
+// its rotation is left for producers and readers to finish. The record
+// limit is the format's largest for a topic that has chunks already (their
+// producers' limits are unknown), and 0 for a new one (producers raise it).
+func (t *Topic) initialGen() (uint64, int, error) {
 	chunks, err := t.chunks()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	maxRec := maxMaxRecordSize
 	if len(chunks) == 0 {
 		if err := t.createChunk(0, 0); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
-		chunks = []uint64{0}
+		chunks, maxRec = []uint64{0}, 0
 	}
 	last := chunks[len(chunks)-1]
 	gen := 2 * last
 	if _, _, sealed, err := t.sealInfo(last); err == nil && sealed {
 		gen++
 	}
-	return gen, nil
+	return gen, maxRec, nil
 }
+
+// recordLimit is the largest payload a reader of t must accept: the
+// largest any producer of the topic declared (the control file keeps it),
+// or, for a control file too old to say, the format's largest.
+func (t *Topic) recordLimit() int {
+	n := t.ctl.maxRecord()
+	if n == 0 {
+		n = maxMaxRecordSize
+	}
+	return max(n, t.opts.MaxRecordSize)
+}
+
+// readLimit is the buffer a reader needs to hold any one record of t.
+func (t *Topic) readLimit() int { return 2*(t.recordLimit()+frameOverhead) + 64<<10 }
 
 // Name returns the topic's name.
 func (t *Topic) Name() string { return t.name }
@@ -180,20 +198,31 @@ func (t *Topic) createChunk(n uint64, base int64) error {
 // maxHeaderLen bounds the header record of a chunk.
 const maxHeaderLen = 256
 
-// readHeader returns the header of an open chunk file.
-func readHeader(f *os.File, n uint64) (chunkHeader, int, error) {
+// errBadHeader is the cause of a chunk whose first record is not a valid
+// header for it.
+var errBadHeader = errors.New("damaged header")
+
+// readHeader returns the header of an open chunk file and its size. For a
+// damaged header (an error wrapping errBadHeader) the size is that of the
+// damaged span, where the chunk's records begin.
+func readHeader(f io.ReaderAt, n uint64) (chunkHeader, int, error) {
 	var buf [maxHeaderLen]byte
 	m, err := f.ReadAt(buf[:], 0)
-	if m == 0 && err != nil {
+	if m == 0 && err != nil && !errors.Is(err, io.EOF) {
 		return chunkHeader{}, 0, fmt.Errorf("read header of chunk %d: %w", n, err)
 	}
 	step, size, fr, _, detail := scanOne(buf[:m])
-	if step != stepRecord || fr.kind != kindHeader {
-		return chunkHeader{}, 0, fmt.Errorf("chunk %d has no valid header record (%s)", n, detail)
+	switch {
+	case step == stepPartial:
+		return chunkHeader{}, 0, fmt.Errorf("chunk %d: %w: no complete record in its first %d bytes", n, errBadHeader, m)
+	case step == stepSkip:
+		return chunkHeader{}, size, fmt.Errorf("chunk %d: %w: %s", n, errBadHeader, detail)
+	case fr.kind != kindHeader:
+		return chunkHeader{}, 0, fmt.Errorf("chunk %d: %w: its first record is not a header", n, errBadHeader)
 	}
 	var h chunkHeader
 	if err := json.Unmarshal(fr.payload, &h); err != nil || h.Chunk != n || h.Base < 0 {
-		return chunkHeader{}, 0, fmt.Errorf("chunk %d: bad header %q", n, fr.payload)
+		return chunkHeader{}, size, fmt.Errorf("chunk %d: %w: %q", n, errBadHeader, fr.payload)
 	}
 	return h, size, nil
 }
@@ -226,6 +255,42 @@ func (t *Topic) chunkBase(n uint64) (int64, error) {
 	return h.Base, err
 }
 
+// seekBase is chunk n's base offset for a seek: its header's, or counted
+// from the chunks before it if the header is damaged.
+func (t *Topic) seekBase(n uint64) (int64, error) {
+	base, err := t.chunkBase(n)
+	if errors.Is(err, errBadHeader) {
+		return t.derivedBase(n)
+	}
+	return base, err
+}
+
+// derivedBase is the base offset of chunk n counted from the chunk before
+// it, for a chunk whose own header is damaged: base(n-1) plus the slots of
+// chunk n-1 before its first seal. It looks back at most maxDerive chunks.
+func (t *Topic) derivedBase(n uint64) (int64, error) {
+	const maxDerive = 16
+	var slots int64
+	for i := uint64(1); i <= maxDerive && i <= n; i++ {
+		_, count, _, err := t.sealInfo(n - i)
+		if err != nil {
+			return 0, fmt.Errorf("count chunk %d for the base of chunk %d: %w", n-i, n, err)
+		}
+		slots += count
+		base, err := t.chunkBase(n - i)
+		if err == nil {
+			return base + slots, nil
+		}
+		if !errors.Is(err, errBadHeader) {
+			return 0, err
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return 0, fmt.Errorf("chunk %d: no readable header within %d chunks before it", n, maxDerive)
+}
+
 // sealInfo reads chunk n to its first seal. It returns the seal's byte
 // position, the number of valid data records before it, and whether there
 // is a seal at all.
@@ -238,14 +303,19 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 	return pos, count, sealed, nil
 }
 
-// scanSeal finds the first seal in a chunk's bytes: its position, the valid
-// data records before it, and whether there is one.
+// scanSeal finds the first seal in a chunk's bytes: its position, the
+// slots before it (its valid data records, and what skipped spans take by
+// the rule readers number records by: see skipSlots), and whether there is
+// one.
 func scanSeal(data []byte) (pos int64, count int64, sealed bool) {
 	p := 0
 	for p < len(data) {
 		step, size, fr, _, _ := scanOne(data[p:])
 		if step == stepPartial {
 			break
+		}
+		if step == stepSkip && p > 0 { // a damaged header takes no slot
+			count += skipSlots(data[p : p+size])
 		}
 		if step == stepRecord {
 			switch fr.kind {
