@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 )
 
 // verifyLog checks what a reader delivered against what producers
@@ -258,6 +259,12 @@ func TestFileSizeLimitDoesNotPoisonTheLog(t *testing.T) {
 	require.NoError(t, free.wait(t, time.Minute))
 	require.NotEmpty(t, limited.fails, "the size limit never made an append fail")
 	t.Logf("limited producer: %d ok, %d failed, first failure: %s", len(limited.confirmed()), len(limited.fails), limited.fails[0])
+	for _, f := range limited.fails {
+		// Each failure names its cause and what was not appended, short
+		// write or EFBIG alike.
+		require.Contains(t, f, "RLIMIT_FSIZE")
+		require.Contains(t, f, "the record (3047 bytes framed) not appended")
+	}
 	confirmed := map[string][]int{"lim": limited.confirmed(), "free": free.confirmed()}
 	var problems []Problem
 	c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest, OnProblem: func(p Problem) { problems = append(problems, p) }})
@@ -266,4 +273,30 @@ func TestFileSizeLimitDoesNotPoisonTheLog(t *testing.T) {
 	recs := readToEnd(t, c, len(confirmed["lim"])+len(confirmed["free"]), time.Minute)
 	require.NoError(t, verifyLog(recs, confirmed))
 	require.Len(t, recs, len(confirmed["lim"])+len(confirmed["free"]), "a failed append was delivered")
+}
+
+// TestFullDiskIsNamed fills a small tmpfs from a producer process: every
+// append that fails says the filesystem is full and which record was not
+// appended, and the records confirmed before are intact. It needs root to
+// mount; elsewhere it is skipped.
+func TestFullDiskIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=256k"); err != nil {
+		t.Skipf("cannot mount a small tmpfs here (%v)", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	p := startHelper(t, "producer", dir, "full", map[string]int{"SIZE": 3000, "N": 200, "CHUNK_RECORDS": 1 << 20, "CHUNK_BYTES": 1 << 30}, "KLREF_KEEP_GOING=1")
+	require.NoError(t, p.wait(t, time.Minute))
+	require.NotEmpty(t, p.fails, "the full filesystem never made an append fail")
+	t.Logf("%d ok, %d failed, first failure: %s", len(p.confirmed()), len(p.fails), p.fails[0])
+	for _, f := range p.fails {
+		require.Contains(t, f, "is full")
+		require.Contains(t, f, "not appended")
+	}
+	tp := openTopic(t, dir, Options{MustExist: true})
+	c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest})
+	require.NoError(t, err)
+	defer c.Close()
+	recs := readToEnd(t, c, len(p.confirmed()), time.Minute)
+	require.NoError(t, verifyLog(recs, map[string][]int{"full": p.confirmed()}))
 }

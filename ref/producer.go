@@ -39,8 +39,9 @@ type Producer struct {
 	dirty  bool // data written since the last fdatasync (FsyncInterval)
 	closed bool
 
-	stop chan struct{} // closes the interval syncer
-	done chan struct{}
+	stop     chan struct{} // closes the interval syncer
+	stopOnce sync.Once
+	done     chan struct{}
 
 	// testHookBeforeWrite, if set, runs between the first load of gen and
 	// the write: tests use it to force a rotation into that window.
@@ -122,10 +123,11 @@ func (p *Producer) write(frame []byte, nrec int) error {
 		}
 		n, err := unix.Write(p.fd, frame)
 		if err != nil {
-			return fmt.Errorf("append to %s chunk %d: %w", p.t.name, c, err)
+			return fmt.Errorf("append to %s chunk %d: %s not appended: %w%s", p.t.name, c, recordsDesc(nrec, len(frame)), err, p.writeCause(err, len(frame)))
 		}
 		if n < len(frame) {
-			return fmt.Errorf("append to %s chunk %d: %w: %d of %d bytes written", p.t.name, c, ErrShortWrite, n, len(frame))
+			return fmt.Errorf("append to %s chunk %d: %w: %d of %d bytes written%s; %s not appended, and the %d bytes written stay as a torn fragment that readers skip",
+				p.t.name, c, ErrShortWrite, n, len(frame), p.writeCause(nil, len(frame)-n), recordsDesc(nrec, len(frame)), n)
 		}
 		if p.testHookAfterWrite != nil {
 			p.testHookAfterWrite()
@@ -150,6 +152,35 @@ func (p *Producer) write(frame []byte, nrec int) error {
 		}
 		return nil
 	}
+}
+
+// recordsDesc names what an append carried, for its error.
+func recordsDesc(nrec, bytes int) string {
+	if nrec == 1 {
+		return fmt.Sprintf("the record (%d bytes framed)", bytes)
+	}
+	return fmt.Sprintf("the batch of %d records (%d bytes framed)", nrec, bytes)
+}
+
+// writeCause explains a failed or short write to the producer's chunk:
+// a full filesystem, or the process's file size limit. A short write
+// carries no errno, so both are looked up; need is the bytes not written.
+func (p *Producer) writeCause(err error, need int) string {
+	var fs unix.Statfs_t
+	if errors.Is(err, unix.ENOSPC) || (err == nil && unix.Fstatfs(p.fd, &fs) == nil && fs.Bfree*uint64(fs.Bsize) < uint64(need)) {
+		return fmt.Sprintf(" (the filesystem of %s is full)", p.t.dir)
+	}
+	var lim unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_FSIZE, &lim) == nil && lim.Cur != unix.RLIM_INFINITY {
+		var st unix.Stat_t
+		if errors.Is(err, unix.EFBIG) || (err == nil && unix.Fstat(p.fd, &st) == nil && uint64(st.Size) >= lim.Cur) {
+			return fmt.Sprintf(" (the process's file size limit, RLIMIT_FSIZE or ulimit -f, is %d bytes, and chunk %d reached it)", lim.Cur, p.chunk)
+		}
+	}
+	if errors.Is(err, unix.EFBIG) {
+		return " (the chunk reached the largest file size the filesystem allows)"
+	}
+	return ""
 }
 
 // landedBeforeSeal reports whether the n bytes just written to chunk c lie
@@ -261,16 +292,14 @@ func (p *Producer) syncLoop() {
 	}
 }
 
-// Close syncs (in FsyncInterval mode) and releases the producer.
+// Close syncs (in FsyncInterval mode) and releases the producer. It may
+// be called more than once, from any goroutine.
 func (p *Producer) Close() error {
 	if p.stop != nil {
-		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if !closed {
-			close(p.stop)
-			<-p.done
-		}
+		// Two Closes at once must not both close stop: the first stops
+		// the syncer, and every Close waits until it has.
+		p.stopOnce.Do(func() { close(p.stop) })
+		<-p.done
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
