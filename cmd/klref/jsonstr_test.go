@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// jsonCorpus holds lines that exercise every branch of the codec: plain
+// ASCII, each escape, HTML characters, control characters, UTF-8 of every
+// length, invalid UTF-8, U+2028/U+2029 and the record bytes RS and LF.
+var jsonCorpus = []string{
+	"", "a", "hello world", `say "hi"`, `back\slash`, "tab\there", "cr\rlf\n",
+	"\b\f", "\x00\x01\x1e\x1f", "<a href=\"x\">&amp;</a>", "del\x7f",
+	"héllo", "日本語", "emoji 😀 end", "\u2028\u2029", "bad \xff byte", "\xc3",
+	"\xed\xa0\x80 surrogate bytes", "\xf4\x90\x80\x80 too high", "mix \"\\/\u00e9\xfe<",
+	`{"k":"v","n":[1,2]}`, "ends with backslash \\",
+}
+
+// appendJSONString writes exactly what json.Marshal writes.
+func TestAppendJSONStringMatchesMarshal(t *testing.T) {
+	for _, s := range jsonCorpus {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("pre"), []byte(s)); string(got) != "pre"+string(want) {
+			t.Errorf("%q: got %s, want %s", s, got[3:], want)
+		}
+	}
+}
+
+// unquoteJSON decodes what json.Unmarshal decodes and refuses what it
+// refuses.
+func TestUnquoteJSONMatchesUnmarshal(t *testing.T) {
+	var texts []string
+	for _, s := range jsonCorpus {
+		m, _ := json.Marshal(s)
+		texts = append(texts, string(m))
+	}
+	texts = append(texts,
+		`"plain"`, `"plain"  `, "\"ws\"\t\r\n ", `"x" y`, `"x"y`, `"unterminated`, `"`, `""`,
+		`"\'"`, `"\x"`, `"\u12"`, `"\u12g4"`, `"\uD83D\uDE00"`, `"\ud83d"`, `"\ud83dx"`,
+		`"\udE00\ud83d"`, `"\ud83d\u0041"`, `"\ud83d\ud83d\ude00"`, `"\/\"\\\b\f\n\r\t"`,
+		"\"raw \x01 control\"", "\"raw \xff invalid\"", "\"tab\tinside\"", `"\u0000"`,
+		`"\u00e9\u00E9"`, `"a\`, `"a\u`, `"end\"`, `"x"""`,
+	)
+	for _, v := range texts {
+		checkUnquote(t, []byte(v))
+	}
+}
+
+func checkUnquote(t *testing.T, v []byte) {
+	t.Helper()
+	var want string
+	werr := json.Unmarshal(v, &want)
+	got, ok := unquoteJSON(v, new([]byte))
+	switch {
+	case werr != nil && ok:
+		t.Errorf("%q: decoded to %q, but json.Unmarshal fails: %v", v, got, werr)
+	case werr == nil && !ok:
+		t.Errorf("%q: refused, but json.Unmarshal gives %q", v, want)
+	case werr == nil && string(got) != want:
+		t.Errorf("%q: got %q, want %q", v, got, want)
+	}
+}
+
+// The fast path hands out a slice of the value itself, not a copy.
+func TestUnquoteJSONPlainIsNotCopied(t *testing.T) {
+	v := []byte(`"no escapes here"`)
+	got, ok := unquoteJSON(v, new([]byte))
+	if !ok || &got[0] != &v[1] {
+		t.Errorf("got %q (ok %v), want a slice of the value", got, ok)
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range jsonCorpus {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, s []byte) {
+		want, _ := json.Marshal(string(s))
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+		// And back: the string a consumer prints is the line produced
+		// (with invalid UTF-8 replaced).
+		var back string
+		if err := json.Unmarshal(want, &back); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := unquoteJSON(want, new([]byte)); !ok || string(got) != back {
+			t.Fatalf("%s: unquoted to %q (ok %v), want %q", want, got, ok, back)
+		}
+	})
+}
+
+func FuzzUnquoteJSON(f *testing.F) {
+	for _, s := range jsonCorpus {
+		m, _ := json.Marshal(s)
+		f.Add(m)
+	}
+	f.Add([]byte(`"\ud83d\ude00"`))
+	f.Add([]byte(`"\ud83d"x`))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		if len(v) == 0 || v[0] != '"' {
+			return
+		}
+		checkUnquote(t, v)
+	})
+}
+
+// Every byte value, at every place in a word, is checked by the word-wide
+// test exactly as by the table.
+func TestHTMLSafeWord(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		for at := 0; at < 8; at++ {
+			w := []byte("abcdefgh")
+			w[at] = byte(b)
+			want := b < 0x80 && htmlSafe[b]
+			var x uint64
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(w[i])
+			}
+			if got := htmlSafeWord(x); got != want {
+				t.Errorf("byte %#x at %d: safe %v, want %v", b, at, got, want)
+			}
+		}
+	}
+}
+
+// One line of the benchmarks' size (about 100 B), plain ASCII.
+var benchLine = []byte("m12345:bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop")
+
+func BenchmarkAppendJSONString(b *testing.B) {
+	var dst []byte
+	b.SetBytes(int64(len(benchLine)))
+	for b.Loop() {
+		dst = appendJSONString(dst[:0], benchLine)
+	}
+}
+
+func BenchmarkUnquoteJSON(b *testing.B) {
+	v := appendJSONString(nil, benchLine)
+	var scratch []byte
+	b.SetBytes(int64(len(v)))
+	for b.Loop() {
+		if _, ok := unquoteJSON(v, &scratch); !ok {
+			b.Fatal("refused")
+		}
+	}
+}
