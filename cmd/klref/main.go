@@ -1,15 +1,22 @@
 // Command klref is the reference kafka-lite log on the command line:
 //
-//	klref produce --dir D --topic T [--chunk-records N] [--chunk-bytes B] [--retain-chunks K] [--fsync never|always|interval]
-//	klref consume --dir D --topic T [--group G] [--from earliest|latest|acked|OFFSET] [--follow]
+//	klref produce --dir D --topic T [--chunk-records N] [--chunk-bytes B] [--retain-chunks K] [--fsync never|always|interval] [--json]
+//	klref consume --dir D --topic T [--group G] [--from earliest|latest|acked|OFFSET] [--follow] [--offsets] [--raw]
 //	klref inspect --dir D --topic T [--json]
 //	klref adapter
 //
-// produce appends each line of stdin as one message; several produce
-// processes may share a topic. consume prints one message per line and, with
-// a group, acks as it goes. inspect reports chunks, offsets, groups and
-// damage, and exits 1 if the log is damaged. adapter speaks the klcheck
-// adapter protocol on stdin/stdout.
+// produce appends each line of stdin as one message, with one write(2)
+// each, so a line is in the log, whole, as soon as it is read; several
+// produce processes may share a topic. consume prints one message per line
+// and, with a group, acks as it goes; it reports each problem it skips on
+// stderr. inspect reports chunks, offsets, groups and damage. adapter
+// speaks the klcheck adapter protocol on stdin/stdout. consume and inspect
+// never create a topic.
+//
+// Exit status: 0 ok; 1 an error, or damage found (consume skipped corrupt
+// or missing records, inspect found the log damaged); 2 a usage error or no
+// such topic. Torn records left by killed producers, and retention
+// overtaking a consumer, are reported but are not damage.
 package main
 
 import (
@@ -23,6 +30,8 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/kafka-lite/kafka-lite/internal/refadapter"
@@ -32,13 +41,39 @@ import (
 const usage = `usage:
   klref produce --dir D --topic T [options]     append each stdin line as a message
   klref consume --dir D --topic T [--group G] [--from earliest|latest|acked|OFFSET] [--follow]
-  klref inspect --dir D --topic T [--json]      report chunks, groups and damage (exit 1 if damaged)
+  klref inspect --dir D --topic T [--json]      report chunks, groups and damage
   klref adapter                                 serve the klcheck adapter protocol on stdin/stdout
-run 'klref COMMAND -h' for a command's options`
+run 'klref COMMAND -h' for a command's options
+` + exitStatus + "\n"
+
+const exitStatus = `exit status: 0 ok; 1 an error, or damage found (corrupt or missing records);
+2 a usage error or no such topic`
+
+// commands are the subcommands: what each does, for its -h.
+var commands = map[string]struct{ synopsis, about string }{
+	"produce": {"klref produce --dir D --topic T [options]",
+		"Appends each line of stdin as one message, with one write(2) each: a line is\n" +
+			"in the log, whole, as soon as it is read. Several produce processes may share\n" +
+			"a topic. Creates the topic if needed. Ctrl-C or SIGTERM stops it after the\n" +
+			"line being appended."},
+	"consume": {"klref consume --dir D --topic T [--group G] [--from earliest|latest|acked|OFFSET] [--follow]",
+		"Prints one message per line. With --group, resumes after the group's last ack\n" +
+			"and acks what it has printed. Each problem it skips is reported on stderr;\n" +
+			"corrupt or missing records make it exit 1 at the end, after every intact\n" +
+			"record was printed. Torn records (killed producers) and resets (retention)\n" +
+			"are reported, not damage. --follow waits for new messages until Ctrl-C or\n" +
+			"SIGTERM. The topic must exist."},
+	"inspect": {"klref inspect --dir D --topic T [--json]",
+		"Reports chunks, base offsets, record counts, void records, torn spans, each\n" +
+			"group's position, and damage; exits 1 if the log is damaged. The topic must\n" +
+			"exist; nothing is changed."},
+	"adapter": {"klref adapter",
+		"Serves the klcheck adapter protocol (docs/PROTOCOL.md) on stdin/stdout."},
+}
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -53,30 +88,71 @@ func main() {
 		err = inspect(os.Args[2:])
 	case "adapter":
 		err = adapter(ctx, os.Args[2:])
-	case "-h", "--help", "help":
-		fmt.Println(usage)
+	case "-h", "-help", "--help", "help":
+		fmt.Print(usage)
 		return
 	default:
-		fmt.Fprintf(os.Stderr, "klref: unknown command %q\n%s\n", os.Args[1], usage)
+		fmt.Fprintf(os.Stderr, "klref: unknown command %q\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err, if any, and returns the exit status it means.
+func exitCode(err error, stderr io.Writer) int {
 	var ue usageError
+	var nt noTopicError
 	switch {
 	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &nt):
+		fmt.Fprintf(stderr, "klref: %v\n", nt)
+		return 2
 	case errors.As(err, &ue), errors.Is(err, ref.ErrBadName):
-		fmt.Fprintf(os.Stderr, "klref: %v\n", err)
-		os.Exit(2)
+		fmt.Fprintf(stderr, "klref: %v\n", err)
+		return 2
 	case errors.Is(err, errDamaged):
-		os.Exit(1)
+		return 1 // already reported
 	default:
-		fmt.Fprintf(os.Stderr, "klref: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "klref: %v\n", err)
+		return 1
 	}
 }
 
 type usageError struct{ error }
 
-var errDamaged = errors.New("log damaged")
+// noTopicError is a read of a topic that does not exist.
+type noTopicError struct {
+	dir, topic string
+	err        error // wraps ref.ErrNoTopic
+}
+
+func (e noTopicError) Error() string {
+	msg := fmt.Sprintf("no such topic %q in %s", e.topic, e.dir)
+	// ref says why ("... does not exist", "... holds no chunk file").
+	s := e.err.Error()
+	if i := strings.LastIndex(s, ref.ErrNoTopic.Error()+": "); i >= 0 {
+		msg += ": " + s[i+len(ref.ErrNoTopic.Error())+2:]
+	}
+	return msg
+}
+
+func (e noTopicError) Unwrap() error { return e.err }
+
+// noTopic turns an error wrapping ref.ErrNoTopic into a noTopicError.
+func noTopic(err error, dir, topic string) error {
+	if errors.Is(err, ref.ErrNoTopic) {
+		return noTopicError{dir: dir, topic: topic, err: err}
+	}
+	return err
+}
+
+var (
+	errDamaged = errors.New("log damaged")
+	errHelp    = errors.New("help shown")
+)
 
 // topicFlags are the flags every command shares.
 type topicFlags struct {
@@ -101,21 +177,43 @@ func (f *topicFlags) register(fs *flag.FlagSet, withOptions bool) {
 	fs.BoolVar(&f.allowUnsafe, "allow-unsafe-fs", false, "allow NFS/CIFS/FUSE, where appends may interleave")
 }
 
-func (f *topicFlags) parse(fs *flag.FlagSet, args []string) (ref.Options, error) {
+// parseFlags parses a command's flags. -h prints the command's usage on
+// stdout and returns errHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			os.Exit(0)
+			printCommandUsage(os.Stdout, fs)
+			return errHelp
 		}
-		return ref.Options{}, usageError{err}
+		return usageError{fmt.Errorf("%s: %w (run 'klref %s -h')", fs.Name(), err, fs.Name())}
 	}
 	if fs.NArg() > 0 {
-		return ref.Options{}, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{fmt.Errorf("%s: unexpected argument %q (run 'klref %s -h')", fs.Name(), fs.Arg(0), fs.Name())}
+	}
+	return nil
+}
+
+func printCommandUsage(w io.Writer, fs *flag.FlagSet) {
+	c := commands[fs.Name()]
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.synopsis, c.about)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintf(w, "\noptions:\n")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	fmt.Fprintf(w, "\n%s\n", exitStatus)
+}
+
+func (f *topicFlags) parse(fs *flag.FlagSet, args []string) (ref.Options, error) {
+	if err := parseFlags(fs, args); err != nil {
+		return ref.Options{}, err
 	}
 	if f.dir == "" || f.topic == "" {
-		return ref.Options{}, usageError{errors.New("--dir and --topic are required")}
+		return ref.Options{}, usageError{fmt.Errorf("%s: --dir and --topic are required (run 'klref %s -h')", fs.Name(), fs.Name())}
 	}
 	if f.fsync == "" {
 		f.fsync = string(ref.FsyncNever)
@@ -131,6 +229,9 @@ func (f *topicFlags) parse(fs *flag.FlagSet, args []string) (ref.Options, error)
 	}, nil
 }
 
+// produce appends each stdin line as one message. The work per line is
+// one append (one write(2)) and, unless --json, the line's JSON string
+// encoding into a reused buffer: nothing is allocated per line.
 func produce(ctx context.Context, args []string) error {
 	var tf topicFlags
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
@@ -149,39 +250,55 @@ func produce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	var closeOnce sync.Once
+	var closeErr error
+	closeProducer := func() error {
+		closeOnce.Do(func() { closeErr = p.Close() })
+		return closeErr
+	}
+	defer closeProducer()
+	// A signal stops produce between two appends, even while it waits for
+	// stdin: Close waits for an append in progress, and later ones fail.
+	go func() {
+		<-ctx.Done()
+		if err := closeProducer(); err != nil {
+			fmt.Fprintf(os.Stderr, "klref: %v\n", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}()
 	max := opts.MaxRecordSize
 	if max == 0 {
 		max = ref.DefaultMaxRecordSize
 	}
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 64<<10), 6*max+16) // a line of max bytes, even when escaped
+	var enc []byte
+	batch := [][]byte{nil} // Append would allocate this slice per line
 	n := 0
 	for sc.Scan() {
-		if ctx.Err() != nil {
-			break
-		}
 		line := sc.Bytes()
-		var payload []byte
 		if *asJSON {
 			if !json.Valid(line) {
-				p.Close()
 				return fmt.Errorf("line %d is not valid JSON", n+1)
 			}
-			payload = line
+			batch[0] = line
 		} else {
-			payload, _ = json.Marshal(string(line))
+			enc = appendJSONString(enc[:0], line)
+			batch[0] = enc
 		}
-		if _, err := p.Append(payload); err != nil {
-			p.Close()
+		if err := p.AppendBatch(batch); err != nil {
+			if errors.Is(err, ref.ErrClosed) && ctx.Err() != nil {
+				select {} // stopped by a signal: the goroutine above exits
+			}
 			return fmt.Errorf("line %d: %w", n+1, err)
 		}
 		n++
 	}
 	if err := sc.Err(); err != nil {
-		p.Close()
 		return fmt.Errorf("read stdin after %d lines: %w", n, err)
 	}
-	return p.Close()
+	return closeProducer()
 }
 
 func consume(ctx context.Context, args []string) error {
@@ -190,7 +307,7 @@ func consume(ctx context.Context, args []string) error {
 	tf.register(fs, false)
 	group := fs.String("group", "", "consumer group: resume from its acks and ack as messages are printed")
 	from := fs.String("from", "", "earliest, latest, acked, or an offset (default: acked with --group, else earliest)")
-	follow := fs.Bool("follow", false, "keep waiting for new messages (default: exit at the end of the log)")
+	follow := fs.Bool("follow", false, "keep waiting for new messages until Ctrl-C or SIGTERM (default: exit at the end of the log)")
 	raw := fs.Bool("raw", false, "print payloads as stored JSON instead of decoding JSON strings")
 	offsets := fs.Bool("offsets", false, "prefix each message with its offset and a tab")
 	if _, err := tf.parse(fs, args); err != nil {
@@ -214,12 +331,43 @@ func consume(ctx context.Context, args []string) error {
 		}
 		co.From, co.Offset = ref.FromOffset, off
 	}
-	co.OnProblem = func(p ref.Problem) {
-		fmt.Fprintf(os.Stderr, "klref: chunk %d byte %d: skipped %s span of %d bytes: %s\n", p.Chunk, p.Pos, p.Kind, p.Length, p.Detail)
+	if !*follow {
+		// It never waits, so it needs no inotify watch (whose set-up costs
+		// a walk of the topic directory).
+		co.Wait = ref.WaitPoll
 	}
-	t, err := ref.Open(tf.dir, tf.topic, ref.Options{})
+	out := bufio.NewWriterSize(os.Stdout, 256<<10)
+	damage := 0
+	co.OnProblem = func(p ref.Problem) {
+		out.Flush() // the problem shows after the records before it
+		fmt.Fprintf(os.Stderr, "klref: %s\n", p)
+		if p.IsDamage() {
+			damage++
+		}
+	}
+	err := consumeTo(ctx, tf, co, out, *follow, *raw, *offsets)
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = fmt.Errorf("write output: %w", ferr)
+	}
+	if damage > 0 {
+		what := "problems"
+		if damage == 1 {
+			what = "problem"
+		}
+		fmt.Fprintf(os.Stderr, "klref: log damaged: %d %s (above); every intact record was delivered with its offset\n", damage, what)
+		if err == nil {
+			err = errDamaged
+		}
+	}
+	return err
+}
+
+// consumeTo prints the topic's records to out until the end of the log,
+// or with follow until ctx is done.
+func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *bufio.Writer, follow, raw, offsets bool) error {
+	t, err := ref.Open(tf.dir, tf.topic, ref.Options{MustExist: true})
 	if err != nil {
-		return err
+		return noTopic(err, tf.dir, tf.topic)
 	}
 	defer t.Close()
 	c, err := t.NewConsumer(co)
@@ -227,14 +375,18 @@ func consume(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
-	out := bufio.NewWriterSize(os.Stdout, 256<<10)
-	defer out.Flush()
-	for {
-		var recs []ref.Record
-		if *follow {
+	var scratch []byte // decoded strings that needed a copy
+	for ctx.Err() == nil {
+		recs, err := c.TryPoll(1000)
+		if err == nil && len(recs) == 0 {
+			// Caught up: what is printed goes out before waiting.
+			if err := out.Flush(); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			if !follow {
+				return nil
+			}
 			recs, err = c.Poll(ctx, 1000)
-		} else {
-			recs, err = c.TryPoll(1000)
 		}
 		if errors.Is(err, context.Canceled) {
 			return nil
@@ -242,31 +394,31 @@ func consume(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		if len(recs) == 0 {
-			return nil
-		}
 		for _, r := range recs {
-			if *offsets {
-				out.WriteString(strconv.FormatInt(r.Offset, 10))
-				out.WriteByte('\t')
+			if offsets {
+				b := strconv.AppendInt(out.AvailableBuffer(), r.Offset, 10)
+				out.Write(append(b, '\t'))
 			}
-			var s string
-			if !*raw && len(r.Value) > 0 && r.Value[0] == '"' && json.Unmarshal(r.Value, &s) == nil {
-				out.WriteString(s)
-			} else {
-				out.Write(r.Value)
+			v := r.Value
+			if !raw && len(v) > 0 && v[0] == '"' {
+				if s, ok := unquoteJSON(v, &scratch); ok {
+					v = s
+				}
 			}
+			out.Write(v)
 			out.WriteByte('\n')
 		}
-		if err := out.Flush(); err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-		if *group != "" {
+		if co.Group != "" && len(recs) > 0 {
+			// Ack only what is printed.
+			if err := out.Flush(); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
 			if err := c.Ack(recs[len(recs)-1].Offset); err != nil {
 				return err
 			}
 		}
 	}
+	return nil
 }
 
 func inspect(args []string) error {
@@ -279,13 +431,13 @@ func inspect(args []string) error {
 	}
 	rep, err := ref.Inspect(tf.dir, tf.topic)
 	if err != nil {
-		return err
+		return noTopic(err, tf.dir, tf.topic)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			return err
+			return fmt.Errorf("write report: %w", err)
 		}
 	} else {
 		fmt.Print(rep.String())
@@ -299,8 +451,8 @@ func inspect(args []string) error {
 func adapter(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("adapter", flag.ContinueOnError)
 	mutant := fs.String("mutant", "", "serve a deliberately broken variant (for checker tests)")
-	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	err := refadapter.Serve(ctx, os.Stdin, os.Stdout, *mutant)
 	if errors.Is(err, io.ErrUnexpectedEOF) {
