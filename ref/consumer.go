@@ -563,6 +563,7 @@ func (c *Consumer) planRest(pos int64) (*chunkPlan, error) {
 // to the next chunk, whose header says where its offsets start.
 func (c *Consumer) unsealedEnd() error {
 	pos, partial := c.fpos+int64(c.r), int64(c.e-c.r)
+	damaged := c.planned
 	if !c.planned {
 		c.planned = true
 		var err error
@@ -571,21 +572,9 @@ func (c *Consumer) unsealedEnd() error {
 		}
 	}
 	c.r = c.e // a partial record at the end is part of the damage
-	detail := fmt.Sprintf("chunk %d ends at byte %d without a seal: it was cut short", c.chunk, pos+partial)
-	if partial > 0 {
-		detail += fmt.Sprintf(", in the middle of a record (%d bytes of it are there)", partial)
-	}
-	if c.plan == nil {
-		c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: pos, Length: partial,
-			Detail: detail + "; the next chunk's header cannot be read, so the records lost are not known"})
-		return nil
-	}
-	if missing := c.plan.end - c.next; missing > 0 {
-		c.problem(Problem{Kind: ProblemMissing, Chunk: c.chunk, Pos: pos, Length: partial, Offset: c.next, Count: missing, Detail: detail})
-		c.next = c.plan.end
-	} else {
-		c.problem(Problem{Kind: ProblemCorrupt, Chunk: c.chunk, Pos: pos, Length: partial, Detail: detail + " (after its last record)"})
-	}
+	var p Problem
+	p, c.next = unsealedProblem(c.chunk, pos, partial, c.next, c.plan, damaged)
+	c.problem(p)
 	return nil
 }
 

@@ -153,6 +153,9 @@ func TestCorruption(t *testing.T) {
 					missing = append(missing, span(int(p.Offset), int(p.Offset+p.Count-1))...)
 				}
 			}
+			for _, p := range problems {
+				t.Logf("problem: %s", p)
+			}
 			require.Equal(t, tc.missing, missing, "offsets reported missing; problems: %v", problems)
 			require.Equal(t, tc.damage, damage, "damage reported; problems: %v", problems)
 			got := map[int64]bool{}

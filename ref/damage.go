@@ -214,3 +214,31 @@ func skipProblem(chunk uint64, pos int64, span []byte, kind, detail string, next
 	}
 	return p
 }
+
+// unsealedProblem describes the end of a finished chunk n that holds no
+// seal, at byte pos with partial bytes of a record after it, where the
+// reader's next offset is next. damaged says damage came before it in the
+// chunk (which may have taken the seal). With a plan, the records the
+// chunk no longer holds are missing, and it returns the offset the next
+// chunk starts at; without one (the next chunk's header is unreadable),
+// what was lost is unknown.
+func unsealedProblem(n uint64, pos, partial, next int64, plan *chunkPlan, damaged bool) (Problem, int64) {
+	detail := fmt.Sprintf("chunk %d ends at byte %d without a seal: it was cut short", n, pos+partial)
+	if damaged {
+		detail = fmt.Sprintf("chunk %d has no valid seal before its end at byte %d: the damage above took it, or the chunk was cut short", n, pos+partial)
+	}
+	if partial > 0 {
+		detail += fmt.Sprintf(" (in the middle of a record: %d bytes of it are there)", partial)
+	}
+	p := Problem{Kind: ProblemCorrupt, Chunk: n, Pos: pos, Length: partial}
+	switch {
+	case plan == nil:
+		p.Detail = detail + "; the next chunk's header cannot be read, so the records lost are not known"
+	case plan.end > next:
+		p.Kind, p.Offset, p.Count, p.Detail = ProblemMissing, next, plan.end-next, detail
+		next = plan.end
+	default:
+		p.Detail = detail + ", after its last record"
+	}
+	return p, next
+}

@@ -193,27 +193,17 @@ func inspectChunk(t *Topic, n uint64, prevEnd, nextBase int64, active bool, limi
 		cr.PartialTail = partial
 	default:
 		// A chunk with a successor and no seal: cut short.
-		pos := stop
+		damaged := planned
 		if !planned && nextBase >= 0 {
-			if plan, err = planChunk(r, pos, next, nextBase, limit); err != nil {
+			if plan, err = planChunk(r, stop, next, nextBase, limit); err != nil {
 				return cr, 0, fmt.Errorf("read chunk %d: %w", n, err)
 			}
 		}
-		detail := fmt.Sprintf("chunk %d ends at byte %d without a seal: it was cut short", n, pos+partial)
-		if partial > 0 {
-			detail += fmt.Sprintf(", in the middle of a record (%d bytes of it are there)", partial)
-		}
-		switch {
-		case plan == nil:
-			cr.Problems = append(cr.Problems, Problem{Kind: ProblemCorrupt, Chunk: n, Pos: pos, Length: partial,
-				Detail: detail + "; the next chunk's header cannot be read, so the records lost are not known"})
-		case plan.end > next:
-			cr.Problems = append(cr.Problems, Problem{Kind: ProblemMissing, Chunk: n, Pos: pos, Length: partial, Offset: next, Count: plan.end - next, Detail: detail})
-			cr.Missing += plan.end - next
-			next = plan.end
-		default:
-			cr.Problems = append(cr.Problems, Problem{Kind: ProblemCorrupt, Chunk: n, Pos: pos, Length: partial, Detail: detail + " (after its last record)"})
-		}
+		var p Problem
+		before := next
+		p, next = unsealedProblem(n, stop, partial, next, plan, damaged)
+		cr.Problems = append(cr.Problems, p)
+		cr.Missing += next - before
 	}
 	return cr, next, nil
 }
