@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -127,8 +128,16 @@ func dispatch(ctx context.Context, h Handler, req *Request) (Reply, bool) {
 	return rep, false
 }
 
+// failure is the reply to a failed request. The code has a field of its
+// own, so the message does not repeat it: "invalid: invalid: …" read
+// badly in every diagnosis.
 func failure(id int64, err error) Reply {
-	return Reply{ID: id, OK: false, Error: err.Error(), Code: CodeOf(err)}
+	msg := err.Error()
+	var pe *Error
+	if errors.As(err, &pe) {
+		msg = strings.Replace(msg, pe.Error(), pe.Msg, 1)
+	}
+	return Reply{ID: id, OK: false, Error: msg, Code: CodeOf(err)}
 }
 
 func writeReply(bw *bufio.Writer, rep *Reply) error {

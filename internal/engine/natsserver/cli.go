@@ -1,6 +1,7 @@
 package natsserver
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,15 +19,23 @@ import (
 //
 //	klnats --port 4222 --store DIR [--host 127.0.0.1] [--sync always|DURATION] [--max-payload BYTES] [--logs]
 func Main(args []string, stderr io.Writer) int {
+	const usage = "usage: klnats --store DIR [--port 4222] [--host 127.0.0.1] [--sync always|DURATION] [--max-payload BYTES] [--logs]"
 	fs := flag.NewFlagSet("klnats", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	host := fs.String("host", "127.0.0.1", "address to listen on")
 	port := fs.Int("port", 4222, "client port (0 = any free port)")
 	store := fs.String("store", "", "JetStream storage directory (required)")
 	sync := fs.String("sync", "", `JetStream sync_interval: "always" or a duration (default: the server's, 2m)`)
-	maxPayload := fs.Int("max-payload", 0, "largest message in bytes (0 = the NATS default, 1 MiB; klcheck's record-sizes needs more)")
+	maxPayload := fs.Int("max-payload", DefaultMaxPayload, "largest message in bytes, up to 64 MiB (the default fits every scenario klcheck ships; NATS's own is 1 MiB)")
 	logs := fs.Bool("logs", false, "write the server log to stderr")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stdout, usage)
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return 0
+		}
+		fmt.Fprintf(stderr, "klnats: %v\n%s\nrun 'klnats -h' for the options\n", err, usage)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -34,7 +43,7 @@ func Main(args []string, stderr io.Writer) int {
 		return 2
 	}
 	if *maxPayload < 0 || *maxPayload > 64<<20 {
-		fmt.Fprintln(stderr, "klnats: --max-payload must be 0 to 64 MiB")
+		fmt.Fprintln(stderr, "klnats: --max-payload must be 0 (the NATS default, 1 MiB) to 64 MiB")
 		return 2
 	}
 	if *store == "" {

@@ -11,6 +11,11 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 )
 
+// DefaultMaxPayload is klnats's max_payload: 8 MiB, the most NATS
+// recommends, and more than the largest value (1 MiB + 100 B) of any
+// scenario klcheck ships. NATS's own default, 1 MiB, refuses those values.
+const DefaultMaxPayload = 8 << 20
+
 // Config configures Start.
 type Config struct {
 	// Host to listen on; default 127.0.0.1.
