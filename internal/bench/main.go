@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,9 @@ flags:
   --fsync M           fsync mode of the reference log: never, interval, always
   --scale             run the scale section (on by default without --quick)
   --no-scale          skip the scale section
+  --only LIST         run only these experiments, comma-separated: produce,
+                      process (runs produce too: it reads what produce wrote),
+                      parallel, e2e, scale (default: all; scale as above)
   --quick             short run, under 30 s
   --out DIR           write report.json, report.md, .hgrm, .svg and bench.txt
   --json              print report.json on stdout instead of the table
@@ -81,6 +85,7 @@ type options struct {
 	pollMax       int
 	gate          string
 	writeBaseline bool
+	only          map[string]bool // --only, nil if not given
 	quiet         bool
 	set           map[string]bool
 	args          []string // as given, for the report
@@ -153,6 +158,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.gate, "gate", "", "")
 	fs.BoolVar(&o.writeBaseline, "write-baseline", false, "")
 	fs.BoolVar(&o.quiet, "q", false, "")
+	only := fs.String("only", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, usage)
@@ -193,6 +199,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if _, err := ref.ParseFsyncMode(o.fsync); err != nil {
 		return nil, fmt.Errorf("--fsync: %v", err)
+	}
+	if o.set["only"] {
+		o.only = map[string]bool{}
+		for _, e := range strings.Split(*only, ",") {
+			e = strings.TrimSpace(e)
+			if !slices.Contains(experimentNames, e) {
+				return nil, fmt.Errorf("--only %q: unknown experiment %q (want %s)", *only, e, strings.Join(experimentNames, ", "))
+			}
+			o.only[e] = true
+		}
+		if o.only["process"] {
+			o.only["produce"] = true // process reads what produce wrote
+		}
 	}
 	if len(o.impls) == 0 {
 		o.impls = implList{"ref"}
@@ -329,9 +348,16 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		}
 	}
 	s := newSuite(o.params(), impls, base, prog, waits...)
+	if o.only != nil {
+		s.exps = o.only
+	}
 	err = s.run(ctx)
 	var scale []report.BenchScaleRow
-	if err == nil && (o.scale || (!o.quick && !o.noScale)) && !o.noScale {
+	runScaleSection := (o.scale || (!o.quick && !o.noScale)) && !o.noScale
+	if o.only != nil {
+		runScaleSection = o.only["scale"] && !o.noScale
+	}
+	if err == nil && runScaleSection {
 		scale, err = runScale(ctx, scaleConfig{base: base, quick: o.quick, size: o.size, prog: prog, reps: min(o.reps, 3)})
 	}
 	prog.done()
@@ -379,10 +405,10 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\nreport written to %s\n", o.out)
 		}
 	}
+	for name, msg := range s.failed {
+		fmt.Fprintf(stderr, "klbench: impl %s failed: %s\n", name, msg)
+	}
 	if len(s.failed) > 0 {
-		for name, msg := range s.failed {
-			fmt.Fprintf(stderr, "klbench: impl %s failed: %s\n", name, msg)
-		}
 		return 2
 	}
 	return 0
@@ -399,7 +425,9 @@ func implNames(impls []impl) []string {
 func notes(s *suite) []string {
 	var n []string
 	n = append(n, "Ratios are per repetition (raw limit and implementation run back to back), then the median is shown: 1.00× = as fast as the bare loop.")
-	n = append(n, "produce/process through the protocol exclude starting the adapter process; they use append requests of --batch values and polls of up to --poll-max records.")
+	if s.has("produce") {
+		n = append(n, "produce/process through the protocol exclude starting the adapter process; they use append requests of --batch values and polls of up to --poll-max records.")
+	}
 	if _, ok := s.col.vals["produce/null-adapter/time"]; ok {
 		n = append(n, fmt.Sprintf("protocol overhead (null adapter, stores nothing): produce %.1f ms, process %.1f ms for the same messages (medians).",
 			s.col.median("produce/null-adapter/time"), s.col.median("process/null-adapter/time")))

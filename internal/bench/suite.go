@@ -115,15 +115,32 @@ type suite struct {
 	failed  map[string]string // impl → first failure
 	// wakeModes are the bare wake-up limits measured (inotify, spin).
 	wakeModes []string
+	// exps are the experiments to run (see experimentNames).
+	exps map[string]bool
 }
+
+// experimentNames are the experiments of a run, in the order they run,
+// for --only. scale is the scale section (runScale).
+var experimentNames = []string{"produce", "process", "parallel", "e2e", "scale"}
+
+// suiteExperiments are the experiments newSuite runs by default: the
+// proof of concept's (the gate runs these).
+var suiteExperiments = []string{"produce", "process", "parallel", "e2e"}
 
 // newSuite prepares a run of impls with topics under base. waits are the
 // strategies of the rate-limited rows; the first is also the full-speed
 // parallel row's.
 func newSuite(params suiteParams, impls []impl, base string, prog *progress, waits ...ref.WaitStrategy) *suite {
-	return &suite{params: params, impls: impls, wait: waits[0], waits: waits, base: base, prog: prog,
-		col: newCollector(), failed: map[string]string{}}
+	s := &suite{params: params, impls: impls, wait: waits[0], waits: waits, base: base, prog: prog,
+		col: newCollector(), failed: map[string]string{}, exps: map[string]bool{}}
+	for _, e := range suiteExperiments {
+		s.exps[e] = true
+	}
+	return s
 }
+
+// has says whether experiment exp runs.
+func (s *suite) has(exp string) bool { return s.exps[exp] }
 
 func (s *suite) stepf(format string, a ...any) { s.prog.step(fmt.Sprintf(format, a...)) }
 
@@ -145,7 +162,6 @@ func (s *suite) run(ctx context.Context) error {
 			rateVals[i] = makeValue(i, pr.Size)
 		}
 	}
-	mb := float64(pr.Count*pr.Size) / 1e6
 	for rep := 0; rep < pr.Reps; rep++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -156,149 +172,185 @@ func (s *suite) run(ctx context.Context) error {
 		}
 		tag := fmt.Sprintf("rep %d/%d", rep+1, pr.Reps)
 
-		// produce
-		s.stepf("%s: produce, raw O_APPEND loop", tag)
-		rawPath := filepath.Join(rdir, "raw", "produce.log")
-		rawNs, err := rawProduce(rawPath, frames)
+		if s.has("produce") {
+			if err := s.throughputRep(ctx, tag, rdir, vals, frames); err != nil {
+				return err
+			}
+		}
+		if s.has("parallel") || s.has("e2e") {
+			if err := s.latencyRep(ctx, tag, rdir, vals, rateVals, frames); err != nil {
+				return err
+			}
+		}
+		os.RemoveAll(rdir)
+	}
+	return nil
+}
+
+// throughputRep runs one repetition of produce and, if it runs, of
+// process (which reads what produce wrote): the raw limits and every
+// implementation.
+func (s *suite) throughputRep(ctx context.Context, tag, rdir string, vals []string, frames [][]byte) error {
+	pr := s.params
+	mb := float64(pr.Count*pr.Size) / 1e6
+
+	// produce
+	s.stepf("%s: produce, raw O_APPEND loop", tag)
+	rawPath := filepath.Join(rdir, "raw", "produce.log")
+	rawNs, err := rawProduce(rawPath, frames)
+	if err != nil {
+		return err
+	}
+	s.col.add("produce/raw/time", "ms", ms(rawNs))
+	s.goBench = append(s.goBench, goLine("Produce/impl=raw", rawNs, pr.Count, mb))
+	refChunk := ""
+	for _, im := range s.impls {
+		if s.failed[im.Name()] != "" {
+			continue
+		}
+		s.stepf("%s: produce, %s", tag, im.Name())
+		dir := filepath.Join(rdir, im.Name())
+		r, err := im.produce(ctx, dir, vals)
+		if err != nil {
+			s.fail(im, "produce", err)
+			continue
+		}
+		s.timed("produce", "Produce", im.Name(), r.elapsed, rawNs, mb)
+		s.col.hist("produce", "publish", im.Name(), "produce: append latency, "+im.Name(), r.publish)
+		if _, ok := im.(*refImpl); ok {
+			refChunk, _ = largestFile(im.chunkDir(dir))
+		}
+	}
+
+	if !s.has("process") {
+		return nil
+	}
+
+	// process
+	s.stepf("%s: process, raw read+split", tag)
+	chunk := refChunk
+	if chunk == "" {
+		chunk = rawPath
+	}
+	// The best of three: the loop takes a few ms, and whether its
+	// fresh 1 MiB buffer comes with page faults moves it by half.
+	var rawRead int64
+	for range 3 {
+		t, _, err := rawProcess(chunk)
 		if err != nil {
 			return err
 		}
-		s.col.add("produce/raw/time", "ms", ms(rawNs))
-		s.goBench = append(s.goBench, goLine("Produce/impl=raw", rawNs, pr.Count, mb))
-		refChunk := ""
-		for _, im := range s.impls {
-			if s.failed[im.Name()] != "" {
-				continue
-			}
-			s.stepf("%s: produce, %s", tag, im.Name())
-			dir := filepath.Join(rdir, im.Name())
-			r, err := im.produce(ctx, dir, vals)
-			if err != nil {
-				s.fail(im, "produce", err)
-				continue
-			}
-			s.timed("produce", "Produce", im.Name(), r.elapsed, rawNs, mb)
-			s.col.hist("produce", "publish", im.Name(), "produce: append latency, "+im.Name(), r.publish)
-			if _, ok := im.(*refImpl); ok {
-				refChunk, _ = largestFile(im.chunkDir(dir))
-			}
+		if rawRead == 0 || t < rawRead {
+			rawRead = t
 		}
+	}
+	s.col.add("process/raw/time", "ms", ms(rawRead))
+	s.goBench = append(s.goBench, goLine("Process/impl=raw", rawRead, pr.Count, mb))
+	for _, im := range s.impls {
+		if s.failed[im.Name()] != "" {
+			continue
+		}
+		s.stepf("%s: process, %s", tag, im.Name())
+		r, err := im.process(ctx, filepath.Join(rdir, im.Name()), pr.Count)
+		if err != nil {
+			s.fail(im, "process", err)
+			continue
+		}
+		s.timed("process", "Process", im.Name(), r.elapsed, rawRead, mb)
+		s.col.hist("process", "poll", im.Name(), "process: poll latency, "+im.Name(), r.poll)
+	}
+	return nil
+}
 
-		// process
-		s.stepf("%s: process, raw read+split", tag)
-		chunk := refChunk
-		if chunk == "" {
-			chunk = rawPath
+// latencyRep runs one repetition of the latency experiments: the bare
+// wake-up limits, the full-speed parallel row and the rate-limited rows.
+func (s *suite) latencyRep(ctx context.Context, tag, rdir string, vals, rateVals []string, frames [][]byte) error {
+	pr := s.params
+	// raw wake-up limits
+	wake := map[string]float64{}
+	modes := s.wakeModes
+	if modes == nil {
+		modes = []string{"inotify", "spin"}
+	}
+	for _, mode := range modes {
+		s.stepf("%s: bare wake-up, %s", tag, mode)
+		// On the rate-limited rows' schedule, for at most half a second.
+		n := min(pr.WakeSamples, max(50, int(pr.Rate/2)))
+		h, err := rawWake(filepath.Join(rdir, "raw"), mode, n, frames[0], int64(1e9/pr.Rate))
+		if err != nil {
+			return err
 		}
-		// The best of three: the loop takes a few ms, and whether its
-		// fresh 1 MiB buffer comes with page faults moves it by half.
-		var rawRead int64
-		for range 3 {
-			t, _, err := rawProcess(chunk)
-			if err != nil {
-				return err
-			}
-			if rawRead == 0 || t < rawRead {
-				rawRead = t
-			}
-		}
-		s.col.add("process/raw/time", "ms", ms(rawRead))
-		s.goBench = append(s.goBench, goLine("Process/impl=raw", rawRead, pr.Count, mb))
-		for _, im := range s.impls {
-			if s.failed[im.Name()] != "" {
-				continue
-			}
-			s.stepf("%s: process, %s", tag, im.Name())
-			r, err := im.process(ctx, filepath.Join(rdir, im.Name()), pr.Count)
-			if err != nil {
-				s.fail(im, "process", err)
-				continue
-			}
-			s.timed("process", "Process", im.Name(), r.elapsed, rawRead, mb)
-			s.col.hist("process", "poll", im.Name(), "process: poll latency, "+im.Name(), r.poll)
-		}
+		wake[mode] = us(int64(p(h, 50)))
+		wake[mode+"/p99"] = us(int64(p(h, 99)))
+		s.col.add("wake/"+mode+"/p50", "us", wake[mode])
+		s.col.add("wake/"+mode+"/p99", "us", wake[mode+"/p99"])
+		s.col.hist("wake-up", mode, "bare", "bare writer/reader wake-up, "+mode, h)
+	}
+	// limitFor is the p50 of the bare wake-up of w's kind.
+	limitFor := func(w ref.WaitStrategy) float64 { return wake[wakeMode(w)] }
 
-		// raw wake-up limits
-		wake := map[string]float64{}
-		modes := s.wakeModes
-		if modes == nil {
-			modes = []string{"inotify", "spin"}
+	// parallel, full speed
+	for _, im := range s.impls {
+		if !s.has("parallel") {
+			break
 		}
-		for _, mode := range modes {
-			s.stepf("%s: bare wake-up, %s", tag, mode)
-			// On the rate-limited rows' schedule, for at most half a second.
-			n := min(pr.WakeSamples, max(50, int(pr.Rate/2)))
-			h, err := rawWake(filepath.Join(rdir, "raw"), mode, n, frames[0], int64(1e9/pr.Rate))
-			if err != nil {
-				return err
-			}
-			wake[mode] = us(int64(p(h, 50)))
-			wake[mode+"/p99"] = us(int64(p(h, 99)))
-			s.col.add("wake/"+mode+"/p50", "us", wake[mode])
-			s.col.add("wake/"+mode+"/p99", "us", wake[mode+"/p99"])
-			s.col.hist("wake-up", mode, "bare", "bare writer/reader wake-up, "+mode, h)
+		if s.failed[im.Name()] != "" || !measuresLatency(im) {
+			continue
 		}
-		// limitFor is the p50 of the bare wake-up of w's kind.
-		limitFor := func(w ref.WaitStrategy) float64 { return wake[wakeMode(w)] }
+		s.stepf("%s: parallel, %s", tag, im.Name())
+		r, err := im.parallel(ctx, filepath.Join(rdir, im.Name()+"-par"), vals, parallelSpec{wait: s.wait})
+		if err != nil {
+			s.fail(im, "parallel", err)
+			continue
+		}
+		s.col.add("parallel/"+im.Name()+"/newest", "us", us(r.newest))
+		s.col.add("parallel/"+im.Name()+"/newest-ratio", "x", limitFor(s.wait)/us(r.newest))
+		s.col.add("parallel/"+im.Name()+"/e2e-p50", "us", us(int64(p(r.e2e, 50))))
+		s.col.hist("parallel", "e2e", im.Name(), "parallel: end-to-end latency at full speed, "+im.Name(), r.e2e)
+	}
 
-		// parallel, full speed
+	// rate-limited e2e, one row per wait strategy
+	for wi, w := range s.waits {
+		if !s.has("e2e") {
+			break
+		}
+		exp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
 		for _, im := range s.impls {
 			if s.failed[im.Name()] != "" || !measuresLatency(im) {
 				continue
 			}
-			s.stepf("%s: parallel, %s", tag, im.Name())
-			r, err := im.parallel(ctx, filepath.Join(rdir, im.Name()+"-par"), vals, parallelSpec{wait: s.wait})
+			if _, isRef := im.(*refImpl); !isRef && wi > 0 {
+				continue // the protocol has no wait strategy: one row
+			}
+			name := im.Name()
+			if _, isRef := im.(*refImpl); !isRef {
+				exp = fmt.Sprintf("e2e@%s/s", rateLabel(pr.Rate))
+			}
+			s.stepf("%s: %s, %s", tag, exp, name)
+			r, err := im.parallel(ctx, filepath.Join(rdir, fmt.Sprintf("%s-rate-%s", name, w)), rateVals, parallelSpec{rate: pr.Rate, wait: w})
 			if err != nil {
-				s.fail(im, "parallel", err)
+				s.fail(im, exp, err)
 				continue
 			}
-			s.col.add("parallel/"+im.Name()+"/newest", "us", us(r.newest))
-			s.col.add("parallel/"+im.Name()+"/newest-ratio", "x", limitFor(s.wait)/us(r.newest))
-			s.col.add("parallel/"+im.Name()+"/e2e-p50", "us", us(int64(p(r.e2e, 50))))
-			s.col.hist("parallel", "e2e", im.Name(), "parallel: end-to-end latency at full speed, "+im.Name(), r.e2e)
-		}
-
-		// rate-limited e2e, one row per wait strategy
-		for wi, w := range s.waits {
-			exp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
-			for _, im := range s.impls {
-				if s.failed[im.Name()] != "" || !measuresLatency(im) {
-					continue
+			k := exp + "/" + name
+			s.col.add(k+"/p50", "us", us(int64(p(r.intended, 50))))
+			s.col.add(k+"/p99", "us", us(int64(p(r.intended, 99))))
+			s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
+			if w != ref.WaitPoll { // polling has no bare counterpart: its latency is its period
+				s.col.add(k+"/limit", "us", limitFor(w))
+				s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
+				if l99 := wake[wakeMode(w)+"/p99"]; l99 > 0 {
+					s.col.add(k+"/limit99", "us", l99)
+					s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
 				}
-				if _, isRef := im.(*refImpl); !isRef && wi > 0 {
-					continue // the protocol has no wait strategy: one row
-				}
-				name := im.Name()
-				if _, isRef := im.(*refImpl); !isRef {
-					exp = fmt.Sprintf("e2e@%s/s", rateLabel(pr.Rate))
-				}
-				s.stepf("%s: %s, %s", tag, exp, name)
-				r, err := im.parallel(ctx, filepath.Join(rdir, fmt.Sprintf("%s-rate-%s", name, w)), rateVals, parallelSpec{rate: pr.Rate, wait: w})
-				if err != nil {
-					s.fail(im, exp, err)
-					continue
-				}
-				k := exp + "/" + name
-				s.col.add(k+"/p50", "us", us(int64(p(r.intended, 50))))
-				s.col.add(k+"/p99", "us", us(int64(p(r.intended, 99))))
-				s.col.add(k+"/service-p50", "us", us(int64(p(r.e2e, 50))))
-				if w != ref.WaitPoll { // polling has no bare counterpart: its latency is its period
-					s.col.add(k+"/limit", "us", limitFor(w))
-					s.col.add(k+"/ratio", "x", limitFor(w)/us(int64(p(r.intended, 50))))
-					if l99 := wake[wakeMode(w)+"/p99"]; l99 > 0 {
-						s.col.add(k+"/limit99", "us", l99)
-						s.col.add(k+"/ratio99", "x", l99/us(int64(p(r.intended, 99))))
-					}
-				}
-				// One set of histograms per strategy; protocol impls (first
-				// strategy only) share its plots, one line each.
-				hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
-				s.col.hist(hexp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
-				s.col.hist(hexp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
-				s.col.hist(hexp, "publish", name, exp+": append latency, "+name, r.publish)
 			}
+			// One set of histograms per strategy; protocol impls (first
+			// strategy only) share its plots, one line each.
+			hexp := fmt.Sprintf("e2e@%s/s %s", rateLabel(pr.Rate), w)
+			s.col.hist(hexp, "e2e-intended", name, exp+": end-to-end latency from intended send time, "+name, r.intended)
+			s.col.hist(hexp, "e2e-service", name, exp+": end-to-end latency from actual send time, "+name, r.e2e)
+			s.col.hist(hexp, "publish", name, exp+": append latency, "+name, r.publish)
 		}
-		os.RemoveAll(rdir)
 	}
 	return nil
 }
@@ -372,6 +424,9 @@ func (s *suite) rows() []report.BenchRow {
 		return "MISS"
 	}
 	for _, im := range s.impls {
+		if !s.has("produce") {
+			break
+		}
 		r := row("produce", "1 producer writes the messages as JSON", publishedProduce, im.Name(), "ms",
 			"produce/"+im.Name()+"/time", "produce/raw/time", "O_APPEND write loop", "produce/"+im.Name()+"/ratio")
 		if _, ok := im.(*refImpl); ok && r.Error == "" {
@@ -380,6 +435,9 @@ func (s *suite) rows() []report.BenchRow {
 		rows = append(rows, r)
 	}
 	for _, im := range s.impls {
+		if !s.has("process") {
+			break
+		}
 		r := row("process", "1 consumer reads them all", publishedProcess, im.Name(), "ms",
 			"process/"+im.Name()+"/time", "process/raw/time", "read+split", "process/"+im.Name()+"/ratio")
 		if _, ok := im.(*refImpl); ok && r.Error == "" {
@@ -393,6 +451,9 @@ func (s *suite) rows() []report.BenchRow {
 		limitKey, limitName = "wake/spin/p50", "bare spin wake-up p50"
 	}
 	for _, im := range s.impls {
+		if !s.has("parallel") {
+			break
+		}
 		if !measuresLatency(im) {
 			continue
 		}
@@ -400,6 +461,9 @@ func (s *suite) rows() []report.BenchRow {
 			"parallel/"+im.Name()+"/newest", limitKey, limitName, "parallel/"+im.Name()+"/newest-ratio"))
 	}
 	for wi, w := range s.waits {
+		if !s.has("e2e") {
+			break
+		}
 		for _, im := range s.impls {
 			_, isRef := im.(*refImpl)
 			if !measuresLatency(im) || (!isRef && wi > 0) {
@@ -437,6 +501,9 @@ func (s *suite) rows() []report.BenchRow {
 		switch im := im.(type) {
 		case *nativeImpl:
 			for _, exp := range []string{"produce", "process"} {
+				if !s.has(exp) {
+					continue
+				}
 				if r, ok := s.speedupRow(exp, "ref", im.name, "both in process, one call per message", true); ok {
 					rows = append(rows, r)
 				}
@@ -446,6 +513,9 @@ func (s *suite) rows() []report.BenchRow {
 				continue
 			}
 			for _, exp := range []string{"produce", "process"} {
+				if !s.has(exp) {
+					continue
+				}
 				if r, ok := s.speedupRow(exp, "ref", im.name, "ref in process, "+im.name+" through the protocol", true); ok {
 					rows = append(rows, r)
 				}
