@@ -46,7 +46,10 @@ flags:
   --no-scale          skip the scale section
   --only LIST         run only these experiments, comma-separated: produce,
                       process (runs produce too: it reads what produce wrote),
-                      parallel, e2e, scale (default: all; scale as above)
+                      parallel, e2e, cli, scale (default: all; scale as above)
+  --klref PATH        the klref binary the cli experiment runs (default: build
+                      ./cmd/klref with go when run inside the module, else
+                      klref on PATH)
   --quick             short run, under 30 s
   --out DIR           write report.json, report.md, .hgrm, .svg and bench.txt
   --json              print report.json on stdout instead of the table
@@ -86,6 +89,7 @@ type options struct {
 	gate          string
 	writeBaseline bool
 	only          map[string]bool // --only, nil if not given
+	klref         string
 	quiet         bool
 	set           map[string]bool
 	args          []string // as given, for the report
@@ -159,6 +163,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.writeBaseline, "write-baseline", false, "")
 	fs.BoolVar(&o.quiet, "q", false, "")
 	only := fs.String("only", "", "")
+	fs.StringVar(&o.klref, "klref", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, usage)
@@ -348,8 +353,20 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 		}
 	}
 	s := newSuite(o.params(), impls, base, prog, waits...)
+	s.exps["cli"] = true
 	if o.only != nil {
 		s.exps = o.only
+	}
+	if s.has("cli") {
+		prog.step("cli: building klref and the bare limit")
+		if s.cli, err = findCLITools(ctx, base, o.klref); err != nil {
+			if o.klref != "" {
+				prog.done()
+				fmt.Fprintf(stderr, "klbench: %v\n", err)
+				return 2
+			}
+			s.cliFail(err)
+		}
 	}
 	err = s.run(ctx)
 	var scale []report.BenchScaleRow
@@ -405,10 +422,13 @@ func runMain(ctx context.Context, o *options, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stdout, "\nreport written to %s\n", o.out)
 		}
 	}
+	if s.cliErr != "" {
+		fmt.Fprintf(stderr, "klbench: the cli experiment failed: %s\n", s.cliErr)
+	}
 	for name, msg := range s.failed {
 		fmt.Fprintf(stderr, "klbench: impl %s failed: %s\n", name, msg)
 	}
-	if len(s.failed) > 0 {
+	if len(s.failed) > 0 || s.cliErr != "" {
 		return 2
 	}
 	return 0
@@ -427,6 +447,9 @@ func notes(s *suite) []string {
 	n = append(n, "Ratios are per repetition (raw limit and implementation run back to back), then the median is shown: 1.00× = as fast as the bare loop.")
 	if s.has("produce") {
 		n = append(n, "produce/process through the protocol exclude starting the adapter process; they use append requests of --batch values and polls of up to --poll-max records.")
+	}
+	if s.cli != nil {
+		n = append(n, fmt.Sprintf("cli: klref %s; the bare limits are clibare, a small Go program klbench builds; each is timed from process start to exit, the bare consume as the best of three.", s.cli.klrefHow))
 	}
 	if _, ok := s.col.vals["produce/null-adapter/time"]; ok {
 		n = append(n, fmt.Sprintf("protocol overhead (null adapter, stores nothing): produce %.1f ms, process %.1f ms for the same messages (medians).",

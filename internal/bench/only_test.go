@@ -12,9 +12,10 @@ func TestOnlyFlag(t *testing.T) {
 		only string
 		want []string // experiments selected; nil: an error
 	}{
+		{"cli", []string{"cli"}},
 		{"process", []string{"produce", "process"}},
 		{"e2e,scale", []string{"e2e", "scale"}},
-		{" parallel , e2e", []string{"parallel", "e2e"}},
+		{" parallel , cli", []string{"parallel", "cli"}},
 		{"bogus", nil},
 		{"", nil},
 	} {

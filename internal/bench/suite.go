@@ -117,11 +117,15 @@ type suite struct {
 	wakeModes []string
 	// exps are the experiments to run (see experimentNames).
 	exps map[string]bool
+	// cli are the programs of the cli experiment, nil if it does not run;
+	// cliErr is why it failed, if it did.
+	cli    *cliTools
+	cliErr string
 }
 
 // experimentNames are the experiments of a run, in the order they run,
 // for --only. scale is the scale section (runScale).
-var experimentNames = []string{"produce", "process", "parallel", "e2e", "scale"}
+var experimentNames = []string{"produce", "process", "parallel", "e2e", "cli", "scale"}
 
 // suiteExperiments are the experiments newSuite runs by default: the
 // proof of concept's (the gate runs these).
@@ -141,6 +145,18 @@ func newSuite(params suiteParams, impls []impl, base string, prog *progress, wai
 
 // has says whether experiment exp runs.
 func (s *suite) has(exp string) bool { return s.exps[exp] }
+
+// cliRuns says whether the cli experiment runs, or is to be reported as
+// failed.
+func (s *suite) cliRuns() bool { return s.has("cli") && (s.cli != nil || s.cliErr != "") }
+
+// cliFail records the cli experiment's failure; it is not run again.
+func (s *suite) cliFail(err error) {
+	if s.cliErr == "" {
+		s.cliErr = err.Error()
+		s.prog.warn("cli experiment failed: " + s.cliErr)
+	}
+}
 
 func (s *suite) stepf(format string, a ...any) { s.prog.step(fmt.Sprintf(format, a...)) }
 
@@ -162,6 +178,12 @@ func (s *suite) run(ctx context.Context) error {
 			rateVals[i] = makeValue(i, pr.Size)
 		}
 	}
+	cliLines := filepath.Join(s.base, "cli-lines.txt")
+	if s.has("cli") && s.cli != nil {
+		if err := os.WriteFile(cliLines, []byte(strings.Join(vals, "\n")+"\n"), 0o644); err != nil {
+			return fmt.Errorf("cli: write the lines: %w", err)
+		}
+	}
 	for rep := 0; rep < pr.Reps; rep++ {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -175,6 +197,11 @@ func (s *suite) run(ctx context.Context) error {
 		if s.has("produce") {
 			if err := s.throughputRep(ctx, tag, rdir, vals, frames); err != nil {
 				return err
+			}
+		}
+		if s.has("cli") && s.cli != nil && s.cliErr == "" {
+			if err := s.cliRep(ctx, tag, rdir, cliLines, rep == 0); err != nil {
+				s.cliFail(err)
 			}
 		}
 		if s.has("parallel") || s.has("e2e") {
@@ -494,6 +521,26 @@ func (s *suite) rows() []report.BenchRow {
 				}
 			}
 			rows = append(rows, r50, r99)
+		}
+	}
+	if s.cliRuns() {
+		for _, x := range []struct {
+			exp, what, pub, limit, target string
+			min                           float64
+		}{
+			{"cli produce", "klref produce < the messages as lines: one process, start included", publishedProduce,
+				"bare process, 1 write per line", "≥ 0.70× bare", cliProduceTarget},
+			{"cli consume", "klref consume > /dev/null: one process, start included", publishedProcess,
+				"bare process, read+split+print", "≥ 0.50× bare", cliConsumeTarget},
+		} {
+			r := row(x.exp, x.what, x.pub, "klref", "ms", x.exp+"/klref/time", x.exp+"/raw/time", x.limit, x.exp+"/klref/ratio")
+			if len(c.vals[x.exp+"/klref/time"]) == 0 {
+				r.Error = s.cliErr
+			}
+			if r.Error == "" {
+				r.Target, r.Verdict = x.target, verdict(r.Ratio >= x.min)
+			}
+			rows = append(rows, r)
 		}
 	}
 	// speedup of ref over the external implementations
