@@ -336,18 +336,18 @@ func consume(ctx context.Context, args []string) error {
 		// a walk of the topic directory).
 		co.Wait = ref.WaitPoll
 	}
-	out := bufio.NewWriterSize(os.Stdout, 256<<10)
+	out := &printer{w: os.Stdout, raw: *raw, offsets: *offsets, buf: make([]byte, 0, printBuffer+64<<10)}
 	damage := 0
 	co.OnProblem = func(p ref.Problem) {
-		out.Flush() // the problem shows after the records before it
+		out.flush() // the problem shows after the records before it
 		fmt.Fprintf(os.Stderr, "klref: %s\n", p)
 		if p.IsDamage() {
 			damage++
 		}
 	}
-	err := consumeTo(ctx, tf, co, out, *follow, *raw, *offsets)
-	if ferr := out.Flush(); err == nil && ferr != nil {
-		err = fmt.Errorf("write output: %w", ferr)
+	err := consumeTo(ctx, tf, co, out, *follow)
+	if ferr := out.flush(); err == nil && ferr != nil {
+		err = ferr
 	}
 	if damage > 0 {
 		what := "problems"
@@ -364,7 +364,7 @@ func consume(ctx context.Context, args []string) error {
 
 // consumeTo prints the topic's records to out until the end of the log,
 // or with follow until ctx is done.
-func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *bufio.Writer, follow, raw, offsets bool) error {
+func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *printer, follow bool) error {
 	t, err := ref.Open(tf.dir, tf.topic, ref.Options{MustExist: true})
 	if err != nil {
 		return noTopic(err, tf.dir, tf.topic)
@@ -375,13 +375,12 @@ func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *
 		return err
 	}
 	defer c.Close()
-	var scratch []byte // decoded strings that needed a copy
 	for ctx.Err() == nil {
 		recs, err := c.TryPoll(1000)
 		if err == nil && len(recs) == 0 {
 			// Caught up: what is printed goes out before waiting.
-			if err := out.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
+			if err := out.flush(); err != nil {
+				return err
 			}
 			if !follow {
 				return nil
@@ -394,24 +393,13 @@ func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *
 		if err != nil {
 			return err
 		}
-		for _, r := range recs {
-			if offsets {
-				b := strconv.AppendInt(out.AvailableBuffer(), r.Offset, 10)
-				out.Write(append(b, '\t'))
-			}
-			v := r.Value
-			if !raw && len(v) > 0 && v[0] == '"' {
-				if s, ok := unquoteJSON(v, &scratch); ok {
-					v = s
-				}
-			}
-			out.Write(v)
-			out.WriteByte('\n')
+		if err := out.print(recs); err != nil {
+			return err
 		}
 		if co.Group != "" && len(recs) > 0 {
 			// Ack only what is printed.
-			if err := out.Flush(); err != nil {
-				return fmt.Errorf("write output: %w", err)
+			if err := out.flush(); err != nil {
+				return err
 			}
 			if err := c.Ack(recs[len(recs)-1].Offset); err != nil {
 				return err
@@ -419,6 +407,56 @@ func consumeTo(ctx context.Context, tf topicFlags, co ref.ConsumerOptions, out *
 		}
 	}
 	return nil
+}
+
+// printBuffer is how much output the printer gathers before one write.
+const printBuffer = 256 << 10
+
+// printer formats records, one per line, into a buffer that it writes
+// when it holds printBuffer bytes: one append per record, no call per
+// field.
+type printer struct {
+	w            io.Writer
+	raw, offsets bool // print values as stored; prefix each with its offset
+	buf          []byte
+	scratch      []byte // decoded strings that needed a copy
+	err          error  // the first write error
+}
+
+// print formats recs: each value decoded from a JSON string unless raw (a
+// value that is not a valid JSON string is printed as stored).
+func (p *printer) print(recs []ref.Record) error {
+	for _, r := range recs {
+		if p.offsets {
+			p.buf = strconv.AppendInt(p.buf, r.Offset, 10)
+			p.buf = append(p.buf, '\t')
+		}
+		v := r.Value
+		if !p.raw && len(v) > 0 && v[0] == '"' {
+			if s, ok := unquoteJSON(v, &p.scratch); ok {
+				v = s
+			}
+		}
+		p.buf = append(p.buf, v...)
+		p.buf = append(p.buf, '\n')
+		if len(p.buf) >= printBuffer {
+			if err := p.flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// flush writes what is gathered.
+func (p *printer) flush() error {
+	if len(p.buf) > 0 && p.err == nil {
+		if _, err := p.w.Write(p.buf); err != nil {
+			p.err = fmt.Errorf("write output: %w", err)
+		}
+	}
+	p.buf = p.buf[:0]
+	return p.err
 }
 
 func inspect(args []string) error {
