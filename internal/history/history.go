@@ -88,25 +88,52 @@ type History []Op
 // longer than maxValue bytes are abbreviated as "<prefix>…(N bytes)" so a
 // history of 1 MiB values stays readable; 0 means no limit.
 func WriteJSONL(w io.Writer, h History, maxValue int) error {
-	bw := bufio.NewWriterSize(w, 1<<20)
-	enc := json.NewEncoder(bw)
+	hw := NewWriter(w, maxValue)
 	for i := range h {
-		op := h[i]
-		if maxValue > 0 {
-			op.Values = abbreviateAll(op.Values, maxValue)
-			if len(op.Records) > 0 {
-				recs := make([]Record, len(op.Records))
-				for j, r := range op.Records {
-					recs[j] = Record{Offset: r.Offset, Value: Abbreviate(r.Value, maxValue)}
-				}
-				op.Records = recs
-			}
-		}
-		if err := enc.Encode(&op); err != nil {
-			return fmt.Errorf("write history entry %d: %w", op.Index, err)
+		if err := hw.Write(&h[i]); err != nil {
+			return err
 		}
 	}
-	if err := bw.Flush(); err != nil {
+	return hw.Flush()
+}
+
+// Writer writes ops one at a time in WriteJSONL's format, through a
+// buffer: call Flush at the end.
+type Writer struct {
+	bw       *bufio.Writer
+	enc      *json.Encoder
+	maxValue int
+}
+
+// NewWriter returns a Writer to w that abbreviates values longer than
+// maxValue bytes (0: no limit), as WriteJSONL does.
+func NewWriter(w io.Writer, maxValue int) *Writer {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	return &Writer{bw: bw, enc: json.NewEncoder(bw), maxValue: maxValue}
+}
+
+// Write writes one op as one line. It does not modify op.
+func (w *Writer) Write(op *Op) error {
+	o := *op
+	if w.maxValue > 0 {
+		o.Values = abbreviateAll(o.Values, w.maxValue)
+		if len(o.Records) > 0 {
+			recs := make([]Record, len(o.Records))
+			for j, r := range o.Records {
+				recs[j] = Record{Offset: r.Offset, Value: Abbreviate(r.Value, w.maxValue)}
+			}
+			o.Records = recs
+		}
+	}
+	if err := w.enc.Encode(&o); err != nil {
+		return fmt.Errorf("write history entry %d: %w", o.Index, err)
+	}
+	return nil
+}
+
+// Flush writes out what the buffer holds.
+func (w *Writer) Flush() error {
+	if err := w.bw.Flush(); err != nil {
 		return fmt.Errorf("write history: %w", err)
 	}
 	return nil
@@ -114,17 +141,75 @@ func WriteJSONL(w io.Writer, h History, maxValue int) error {
 
 // ReadJSONL reads a history written by WriteJSONL.
 func ReadJSONL(r io.Reader) (History, error) {
-	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
 	var h History
-	for {
-		var op Op
-		if err := dec.Decode(&op); err == io.EOF {
-			return h, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("read history entry %d: %w", len(h), err)
-		}
-		h = append(h, op)
+	err := ReadEach(r, func(op *Op) error {
+		h = append(h, *op)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return h, nil
+}
+
+// ReadEach reads a history written by WriteJSONL or a Writer one op at a
+// time and calls fn with each, in file order; fn may keep *op. It stops at
+// the first error of the reader or of fn.
+func ReadEach(r io.Reader, fn func(op *Op) error) error {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 1<<20))
+	for n := 0; ; n++ {
+		op := new(Op)
+		if err := dec.Decode(op); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read history entry %d: %w", n, err)
+		}
+		if err := fn(op); err != nil {
+			return err
+		}
+	}
+}
+
+// Interner makes equal strings of the ops it is given share one copy: the
+// client, role, group and other names every op repeats, and the values,
+// which a history read back from a file holds once per append and once
+// per delivery. A history interned as it is read holds each distinct value
+// once. The zero Interner is ready to use; it is not safe for concurrent
+// use.
+type Interner struct {
+	m map[string]string
+}
+
+// Op replaces the strings of op by their first-seen equal copies.
+func (in *Interner) Op(op *Op) {
+	op.Client = in.String(op.Client)
+	op.Role = in.String(op.Role)
+	op.Group = in.String(op.Group)
+	op.F = in.String(op.F)
+	op.Phase = in.String(op.Phase)
+	op.Outcome = Outcome(in.String(string(op.Outcome)))
+	op.Start = in.String(op.Start)
+	for i, v := range op.Values {
+		op.Values[i] = in.String(v)
+	}
+	for i := range op.Records {
+		op.Records[i].Value = in.String(op.Records[i].Value)
+	}
+}
+
+// String returns the first-seen copy of s.
+func (in *Interner) String(s string) string {
+	if s == "" {
+		return ""
+	}
+	if c, ok := in.m[s]; ok {
+		return c
+	}
+	if in.m == nil {
+		in.m = map[string]string{}
+	}
+	in.m[s] = s
+	return s
 }
 
 // Abbreviate shortens s to its first max bytes plus a note of its length.
