@@ -200,17 +200,25 @@ func (s *Scenario) Validate() error {
 		v.add("producers", "a scenario needs at least one producer or consumer group")
 	}
 	roles := map[string]string{} // client name -> "producer"/"consumer"
-	total := 0
+	// The clients, counted group by group: name the group that crosses
+	// the limit (the sum saturates rather than overflow).
+	total := int64(0)
+	countOver := func(field string, count int) {
+		before := total
+		total = addSat(total, int64(max(count, 0)))
+		if total > MaxClients && before <= MaxClients {
+			v.add(field, "%d brings the scenario to %s clients, more than the limit of %d: klcheck runs each client as a process of its own", count, countText(total), MaxClients)
+		}
+	}
 	for i, g := range s.Producers {
-		s.validateProducers(v, fmt.Sprintf("producers[%d]", i), g, roles)
-		total += max(g.Count, 0)
+		p := fmt.Sprintf("producers[%d]", i)
+		s.validateProducers(v, p, g, roles)
+		countOver(p+".count", g.Count)
 	}
 	for i, g := range s.Consumers {
-		s.validateConsumers(v, fmt.Sprintf("consumers[%d]", i), g, roles)
-		total += max(g.Count, 0)
-	}
-	if total > MaxClients {
-		v.add("producers", "%d clients in all, more than the limit of %d", total, MaxClients)
+		p := fmt.Sprintf("consumers[%d]", i)
+		s.validateConsumers(v, p, g, roles)
+		countOver(p+".count", g.Count)
 	}
 
 	for i, f := range s.Faults {
@@ -231,6 +239,7 @@ func (s *Scenario) Validate() error {
 		v.add("quick.scale", "must be in (0, 1], got %g", s.Quick.Scale)
 	}
 	v.nonNegative("quick.max_faults", int64(s.Quick.MaxFaults))
+	s.validateLimits(v)
 	return errors.Join(v.errs...)
 }
 
