@@ -289,11 +289,29 @@ func (h *handler) ephemeral(ctx context.Context, s jetstream.Stream, start strin
 	return c, nil
 }
 
-// durable returns the group's durable consumer, created on first use, and
-// resets its delivery to where start says: acked = the ack floor + 1,
-// earliest = sequence 1, latest = after the last message.
-func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start string) (jetstream.Consumer, error) {
-	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+// resetAPI is the first nats-server version with the consumer reset API
+// (ADR-60). Older servers do not answer its requests at all, so without
+// this check every group consumer's init waited out its timeout.
+var resetAPI = [3]int{2, 14, 0}
+
+// serverAtLeast says whether the connected server's version is at least v.
+func serverAtLeast(version string, v [3]int) bool {
+	var got [3]int
+	if _, err := fmt.Sscanf(strings.TrimPrefix(version, "v"), "%d.%d.%d", &got[0], &got[1], &got[2]); err != nil {
+		return false
+	}
+	for i := range got {
+		if got[i] != v[i] {
+			return got[i] > v[i]
+		}
+	}
+	return true
+}
+
+// durableConfig is the group's durable consumer, delivering from seq
+// (0: from the start of the stream).
+func (h *handler) durableConfig(name string, seq uint64) jetstream.ConsumerConfig {
+	c := jetstream.ConsumerConfig{
 		Durable:       name,
 		Description:   "kafka-lite group " + h.group,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -301,7 +319,21 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 		AckWait:       h.opts.AckWait,
 		MaxAckPending: -1,
 		Replicas:      0, // the stream's
-	})
+	}
+	if seq > 1 {
+		c.DeliverPolicy, c.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
+	}
+	return c
+}
+
+// durable returns the group's durable consumer, created on first use, and
+// resets its delivery to where start says: acked = the ack floor + 1,
+// earliest = sequence 1, latest = after the last message.
+func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start string) (jetstream.Consumer, error) {
+	if !serverAtLeast(h.nc.ConnectedServerVersion(), resetAPI) {
+		return h.recreateDurable(ctx, s, name, start)
+	}
+	c, err := s.CreateOrUpdateConsumer(ctx, h.durableConfig(name, 0))
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: consumer %s: %w", h.stream, name, err)
 	}
@@ -336,6 +368,74 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 	} else {
 		h.acked = seq - 1
 	}
+	return c, nil
+}
+
+// recreateDurable is durable for servers without the consumer reset API
+// (before 2.14, such as Debian bookworm's 2.9.10). It moves the group by
+// replacing its durable consumer: each session creates NAME-vN, numbered
+// one past the highest there is, delivering from the position start asks
+// for (acked: one past the highest ack floor of the group's consumers),
+// and only then deletes the others. A session killed at any point leaves
+// a consumer that holds the group's position, so the next one finds it.
+// Replacing the consumer drops what an earlier session had been delivered
+// but not acked, as the reset does.
+func (h *handler) recreateDurable(ctx context.Context, s jetstream.Stream, name, start string) (jetstream.Consumer, error) {
+	prefix := name + "-v"
+	var floor uint64
+	version := 0
+	var old []string
+	names := s.ConsumerNames(ctx)
+	for n := range names.Name() {
+		v, err := strconv.Atoi(strings.TrimPrefix(n, prefix))
+		if !strings.HasPrefix(n, prefix) || err != nil {
+			continue
+		}
+		c, err := s.Consumer(ctx, n)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: consumer %s: %w", h.stream, n, err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: consumer %s info: %w", h.stream, n, err)
+		}
+		// A consumer that has acked nothing yet reports an ack floor of 0,
+		// not the one before its start sequence: count its start too.
+		cf := info.AckFloor.Stream
+		if info.Config.OptStartSeq > 0 {
+			cf = max(cf, info.Config.OptStartSeq-1)
+		}
+		floor, version = max(floor, cf), max(version, v)
+		old = append(old, n)
+	}
+	if err := names.Err(); err != nil {
+		return nil, fmt.Errorf("stream %s: list consumers: %w", h.stream, err)
+	}
+	seq := floor + 1
+	switch start {
+	case protocol.StartEarliest:
+		seq = 1
+	case protocol.StartLatest:
+		info, err := s.Info(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("stream %s: info: %w", h.stream, err)
+		}
+		seq = info.State.LastSeq + 1
+	}
+	next := fmt.Sprintf("%s%d", prefix, version+1)
+	c, err := s.CreateConsumer(ctx, h.durableConfig(next, seq))
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: consumer %s (server %s, which has no consumer reset API): %w", h.stream, next, h.nc.ConnectedServerVersion(), err)
+	}
+	for _, n := range old {
+		if err := s.DeleteConsumer(ctx, n); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("stream %s: delete the group's earlier consumer %s: %w", h.stream, n, err)
+		}
+	}
+	h.acked = seq - 1
 	return c, nil
 }
 
