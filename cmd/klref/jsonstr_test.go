@@ -126,6 +126,26 @@ func TestHTMLSafeWord(t *testing.T) {
 	}
 }
 
+// scanBytes flags every control and non-ASCII byte value, at every place
+// in strings of every length up to three words.
+func TestScanBytes(t *testing.T) {
+	for n := 1; n <= 24; n++ {
+		for at := 0; at < n; at++ {
+			for b := 0; b < 256; b++ {
+				s := bytes.Repeat([]byte("a"), n)
+				s[at] = byte(b)
+				ctl, high := scanBytes(s)
+				if want := b < 0x20; ctl != want {
+					t.Fatalf("byte %#x at %d of %d: control %v, want %v", b, at, n, ctl, want)
+				}
+				if want := b >= 0x80; high != want {
+					t.Fatalf("byte %#x at %d of %d: high %v, want %v", b, at, n, high, want)
+				}
+			}
+		}
+	}
+}
+
 // One line of the benchmarks' size (about 100 B), plain ASCII.
 var benchLine = []byte("m12345:bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop")
 
