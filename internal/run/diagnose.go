@@ -28,7 +28,8 @@ type HarnessError struct {
 	Request string
 	// Kind classifies the failure: a protocol.FailureKind ("timeout",
 	// "exited", "garbage", "wrong-id", "too-long", "write"), or "start",
-	// "init-failed", "output", "internal".
+	// "init-failed", "output", "stray-write", "interrupted", "config",
+	// "limit" (the history outgrew what klcheck can check), "internal".
 	Kind string
 	// Detail says what happened.
 	Detail string

@@ -21,8 +21,9 @@ type drainSpec struct {
 
 // drainSpecs lists the drain's consumers: one reading a fresh group from
 // the earliest record, then one per group the scenario used, resuming
-// from that group's acks.
-func drainSpecs(sc *scenario.Scenario, h history.History) []drainSpec {
+// from that group's acks; acked holds each group's highest ack of the main
+// phase that did not fail (recorder.ackedByGroup).
+func drainSpecs(sc *scenario.Scenario, acked map[string]int64) []drainSpec {
 	var groups []string
 	used := map[string]bool{}
 	for _, g := range sc.Consumers {
@@ -37,14 +38,6 @@ func drainSpecs(sc *scenario.Scenario, h history.History) []drainSpec {
 	fresh := "klcheck-drain"
 	for n := 2; used[fresh]; n++ {
 		fresh = fmt.Sprintf("klcheck-drain-%d", n)
-	}
-	acked := map[string]int64{}
-	for _, op := range h {
-		if op.F == history.FAck && op.Offset != nil && op.Outcome != history.Fail && op.Phase == phaseMain {
-			if v, ok := acked[op.Group]; !ok || *op.Offset > v {
-				acked[op.Group] = *op.Offset
-			}
-		}
 	}
 	specs := []drainSpec{{name: "drain-earliest", group: fresh, start: protocol.StartEarliest, from: -1}}
 	for i, grp := range groups {
@@ -63,7 +56,7 @@ func drainSpecs(sc *scenario.Scenario, h history.History) []drainSpec {
 // its position, or that is still reading when DrainS is over, is recorded
 // as stuck.
 func (r *runner) drain(ctx context.Context) error {
-	specs := drainSpecs(r.sc, r.rec.history())
+	specs := drainSpecs(r.sc, r.rec.ackedByGroup())
 	pollMax := 0
 	for _, g := range r.sc.Consumers {
 		if pollMax == 0 || g.PollMax < pollMax {

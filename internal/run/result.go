@@ -84,8 +84,9 @@ type Result struct {
 	// OutDir is where the history and client logs were written ("" for
 	// none).
 	OutDir string `json:"out_dir,omitempty"`
-	// History is the recorded history (not in results.json: see
-	// history.jsonl).
+	// History is the recorded history that was checked (not in
+	// results.json: see history.jsonl); nil when the run was skipped or
+	// ended in a harness error.
 	History history.History `json:"-"`
 }
 

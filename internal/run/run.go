@@ -52,6 +52,10 @@ type Options struct {
 	// clients, stops it after the drain, and applies the scenario's server
 	// faults to it. A scenario with server faults is skipped without it.
 	Server *Server
+	// SpillOps is how many history operations the run keeps in memory
+	// before it writes them to a spill file in its temporary directory
+	// (0 = DefaultSpillOps). The checks read the spilled history back.
+	SpillOps int
 }
 
 // HistoryValueMax is how many bytes of each value history.jsonl keeps.
@@ -114,6 +118,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		config: protocol.Config{ChunkRecords: sc.Topic.ChunkRecords, ChunkBytes: sc.Topic.ChunkBytes,
 			RetainChunks: sc.Topic.RetainChunks, RetainBytes: sc.Topic.RetainBytes, Fsync: sc.Topic.Fsync},
 	}
+	r.rec.onProblem = r.historyProblem
 	defer func() {
 		if v := recover(); v != nil {
 			err = &HarnessError{Scenario: sc.Name, Kind: "internal", Detail: fmt.Sprintf("panic: %v\n%s", v, debug.Stack())}
@@ -158,6 +163,8 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 			}
 		}()
 	}
+	r.rec.spill(filepath.Join(dir, spillFileName), opts.SpillOps)
+	defer r.rec.close()
 	if opts.OutDir != "" {
 		if err := os.MkdirAll(opts.OutDir, 0o755); err != nil {
 			he := r.outputError(fmt.Errorf("create %s: %w", opts.OutDir, err))
@@ -205,12 +212,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 
 	res.Note = note
 	res.ImplName = r.name()
-	h := r.rec.history()
-	res.History = h
+	if ferr := r.rec.finish(); ferr != nil {
+		r.wrap(r.outputError(ferr))
+	}
 	res.Counts = r.rec.snapshot()
 	res.Latency = r.rec.latencies()
 	res.ErrorTypes = r.rec.errorTypes()
-	if werr := r.writeOutputs(h); werr != nil {
+	if werr := r.writeOutputs(); werr != nil {
 		r.wrap(werr)
 	}
 	var skip *skipError
@@ -227,6 +235,13 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		res.Status, res.Reason = StatusError, he.Error()
 		return res, he
 	}
+	h, herr := r.rec.readAll()
+	if herr != nil {
+		he := r.outputError(herr)
+		res.Status, res.Reason = StatusError, he.Error()
+		return res, he
+	}
+	res.History = h
 	checks, cerr := check.Run(h, sc.Checks, checkOptions(sc))
 	if cerr != nil {
 		he := &HarnessError{Scenario: sc.Name, Kind: "config", Detail: cerr.Error(), Err: cerr}
@@ -296,7 +311,7 @@ func strayEntries(dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if n := e.Name(); n != dataDirName && n != serverDirName && n != serverLogDirName {
+		if n := e.Name(); n != dataDirName && n != serverDirName && n != serverLogDirName && n != spillFileName {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}
@@ -464,8 +479,24 @@ func (r *runner) outputError(err error) *HarnessError {
 	return &HarnessError{Scenario: r.sc.Name, Kind: "output", Detail: err.Error(), Err: err}
 }
 
-// writeOutputs writes history.jsonl and checks the client logs' writes.
-func (r *runner) writeOutputs(h history.History) error {
+// historyProblem stops the run when the recorder cannot go on: the
+// history outgrew the bounds klcheck can check (a harness error of kind
+// "limit"), or its spill file could not be written ("output").
+func (r *runner) historyProblem(err error) {
+	var hf *historyFullError
+	if errors.As(err, &hf) {
+		r.wrap(&HarnessError{Scenario: r.sc.Name, Kind: "limit", Err: err,
+			Detail: err.Error() + ". The scenario's clients made many more operations than its sizes let klcheck expect: " +
+				"a consumer polling an idle log with a short poll_timeout_ms for a long run_s, say, or one that restarts without acks and reads everything again. " +
+				"Lower run_s, raise poll_timeout_ms, or ack"})
+		return
+	}
+	r.wrap(r.outputError(err))
+}
+
+// writeOutputs writes history.jsonl, reading the history back from the
+// recorder one op at a time, and checks the client logs' writes.
+func (r *runner) writeOutputs() error {
 	if r.opts.OutDir == "" {
 		return nil
 	}
@@ -483,7 +514,11 @@ func (r *runner) writeOutputs(h history.History) error {
 	if err != nil {
 		return r.outputError(fmt.Errorf("create history: %w", err))
 	}
-	werr := history.WriteJSONL(f, h, HistoryValueMax)
+	w := history.NewWriter(f, HistoryValueMax)
+	werr := r.rec.each(w.Write)
+	if werr == nil {
+		werr = w.Flush()
+	}
 	cerr := f.Close()
 	if werr != nil {
 		return r.outputError(fmt.Errorf("%s: %w", path, werr))
