@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,18 +145,49 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	}
 	if !rep.OK {
 		if rep.Code == protocol.CodeUnsupported {
-			return &skipError{reason: fmt.Sprintf("client %s: init: %s", c.name, rep.Error)}
+			return &skipError{reason: fmt.Sprintf("client %s: init: %s", c.name, orNoReason(rep.Error))}
 		}
 		if r.server != nil && r.server.excuses(initAt) {
 			// Most likely it could not connect to a server that a fault
 			// killed or stopped: try again once the server is back.
-			return c.excusedFailure(p, fmt.Sprintf("init was refused: %s (code %s)", rep.Error, rep.Code))
+			return c.excusedFailure(p, "init was refused"+refusal(rep.Code, rep.Error))
 		}
 		return c.failure(p, fmt.Sprintf("init request %d", req.ID), "init-failed",
-			fmt.Sprintf("init was refused: %s (code %s)", rep.Error, rep.Code), nil)
+			"init was refused"+refusal(rep.Code, rep.Error), nil)
 	}
 	r.setImplName(rep.Impl)
 	return nil
+}
+
+// An implementation's ok:false reply carries a code (protocol.Conn makes a
+// missing one "error") and a reason, which it may leave empty; the
+// diagnostics built from them say so rather than print nothing.
+
+// blank tells whether an implementation-supplied string says nothing.
+func blank(s string) bool { return strings.TrimSpace(s) == "" }
+
+// orNoReason returns reason, or "no reason given" when it is blank.
+func orNoReason(reason string) string {
+	if blank(reason) {
+		return "no reason given"
+	}
+	return reason
+}
+
+// refusal completes "init was refused" with the reply's code and reason:
+// `: disk full (code error)`, or ` with code "error" and no reason` when
+// the reason is blank.
+func refusal(code, reason string) string {
+	if blank(reason) {
+		return fmt.Sprintf(" with code %q and no reason", code)
+	}
+	return fmt.Sprintf(": %s (code %s)", reason, code)
+}
+
+// failureText is the history's Error of an ok:false reply: "code: reason",
+// with "no reason given" for a blank reason.
+func failureText(code, reason string) string {
+	return code + ": " + orNoReason(reason)
 }
 
 // watchExit records the end of p when the harness did not kill it.
@@ -235,7 +267,7 @@ func (c *client) call(ctx context.Context, req *protocol.Request) (*protocol.Rep
 	default:
 		op.Outcome = history.Fail
 		code = rep.Code
-		op.Error = rep.Code + ": " + rep.Error
+		op.Error = failureText(rep.Code, rep.Error)
 	}
 	if req.Op == protocol.OpInit && err == nil && !rep.OK {
 		// A refused init: the session never started. Recorded as a

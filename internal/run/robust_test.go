@@ -3,6 +3,7 @@ package run
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,50 @@ func TestInterruptedRunIsNotChecked(t *testing.T) {
 		t.Fatalf("status %s with %d checks, want error and none", res.Status, len(res.Checks))
 	}
 	noChildren(t)
+}
+
+// TestRefusalWithoutReason: an implementation that refuses with an empty
+// code or reason gets a diagnosis that says so, not "refused:  (code )".
+func TestRefusalWithoutReason(t *testing.T) {
+	for _, tc := range []struct {
+		impl   string
+		status Status
+		want   string
+	}{
+		{"refuse-init --code error", StatusError, `init was refused with code "error" and no reason`},
+		{"refuse-init --code invalid --reason '  '", StatusError, `init was refused with code "invalid" and no reason`},
+		// A reply without a code has code "error" (protocol.Conn).
+		{"refuse-init", StatusError, `init was refused with code "error" and no reason`},
+		{"refuse-init --reason 'disk full'", StatusError, "init was refused: disk full (code error)"},
+		{"refuse-init --code unsupported", StatusSkip, "init: no reason given"},
+		{"ok --refuse-appends", StatusFail, `append failed with "error: no reason given"`},
+	} {
+		t.Run(tc.impl, func(t *testing.T) {
+			res, err := Run(context.Background(), parseScenario(t, tinyScenario), Options{Impl: fake(t, tc.impl)})
+			if res.Status != tc.status {
+				t.Fatalf("status %s (%v), want %s", res.Status, err, tc.status)
+			}
+			text := res.Reason
+			for _, c := range res.Checks {
+				for _, a := range c.Anomalies {
+					for _, ex := range a.Examples {
+						text += "\n" + ex.Explanation
+					}
+				}
+			}
+			if !strings.Contains(text, tc.want) {
+				t.Errorf("diagnosis lacks %q:\n%s", tc.want, text)
+			}
+			if tc.status == StatusFail {
+				var types []string
+				for _, et := range res.ErrorTypes {
+					types = append(types, et.Type)
+				}
+				if !slices.Contains(types, "append fail: error") {
+					t.Errorf("error types %v lack %q", types, "append fail: error")
+				}
+			}
+			noChildren(t)
+		})
+	}
 }

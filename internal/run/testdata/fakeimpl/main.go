@@ -23,12 +23,18 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "ok", "ok, stray-write (ok, but also writes next to its directory), garbage, exit-early, hang, wrong-id, huge-line, unsupported, slow-init")
+	mode := flag.String("mode", "ok", "ok, stray-write (ok, but also writes next to its directory), garbage, exit-early, hang, wrong-id, huge-line, unsupported, slow-init, refuse-init (ok:false with --code and --reason)")
 	stallAt := flag.Int64("stall-at", -1, "ok mode: drain consumers never get past this offset (a stuck reader)")
+	code := flag.String("code", "", "refuse-init mode: the code of the refusal (empty: none)")
+	reason := flag.String("reason", "", "refuse-init mode, and ok mode with --refuse-appends: the reason of the refusal (empty: none)")
+	refuseAppends := flag.Bool("refuse-appends", false, "ok mode: answer every append ok:false with code error and --reason")
 	flag.Parse()
 	fmt.Fprintf(os.Stderr, "fakeimpl: mode %s, pid %d\n", *mode, os.Getpid())
 	if *mode == "ok" || *mode == "stray-write" {
 		h := &handler{stallAt: *stallAt, stray: *mode == "stray-write"}
+		if *refuseAppends {
+			h.refuse = errors.New(*reason)
+		}
 		if err := protocol.Serve(context.Background(), os.Stdin, os.Stdout, h); err != nil {
 			fmt.Fprintf(os.Stderr, "fakeimpl: %v\n", err)
 			os.Exit(1)
@@ -71,6 +77,9 @@ func main() {
 		w.Flush()
 	case "unsupported":
 		fmt.Printf("{\"id\":%d,\"ok\":false,\"code\":\"unsupported\",\"error\":\"fsync modes are not supported\"}\n", req.ID)
+	case "refuse-init":
+		b, _ := json.Marshal(protocol.Reply{ID: req.ID, OK: false, Code: *code, Error: *reason})
+		fmt.Printf("%s\n", b)
 	case "slow-init":
 		time.Sleep(30 * time.Second)
 		fmt.Printf("{\"id\":%d,\"ok\":true,\"impl\":\"fake\"}\n", req.ID)
@@ -97,7 +106,8 @@ type handler struct {
 	scanOff int64
 	stallAt int64 // >= 0: a drain consumer stops at this offset
 	client  string
-	stray   bool // write a file next to the directory given in init
+	stray   bool  // write a file next to the directory given in init
+	refuse  error // refuse every append with this error (nil: never)
 }
 
 func (h *handler) Init(req *protocol.Request) (string, error) {
@@ -198,6 +208,9 @@ func (h *handler) skipTo(off int64) (int64, error) {
 }
 
 func (h *handler) Append(values []string) ([]*int64, error) {
+	if h.refuse != nil {
+		return nil, h.refuse
+	}
 	var offs []*int64
 	err := h.withLock(func() error {
 		for {
