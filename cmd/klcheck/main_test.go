@@ -27,6 +27,11 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "klnats" {
 		os.Exit(natsserver.Main(os.Args[2:], os.Stderr))
 	}
+	// ... and so is klcheck itself, in the tests of what a real klcheck
+	// process does (its signals and temporary directories).
+	if os.Getenv(asKlcheckEnv) == "1" {
+		main()
+	}
 	dir, err := os.MkdirTemp("", "klcheck-cli-test-")
 	if err != nil {
 		panic(err)
