@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -19,7 +21,16 @@ var jsonCorpus = []string{
 
 // appendJSONString writes exactly what json.Marshal writes.
 func TestAppendJSONStringMatchesMarshal(t *testing.T) {
-	for _, s := range jsonCorpus {
+	corpus := append([]string(nil), jsonCorpus...)
+	// Each byte that needs escaping at every place of a line of three
+	// words and a bit, so that every skip (16, 8, 1 bytes) meets it.
+	for _, c := range "\"\\<>&\x01\n\u00e9\u2028\xff" {
+		for at := 0; at <= 40; at++ {
+			b := []byte(strings.Repeat("x", 41))
+			corpus = append(corpus, string(b[:at])+string(c)+string(b[at:]))
+		}
+	}
+	for _, s := range corpus {
 		want, _ := json.Marshal(s)
 		if got := appendJSONString([]byte("pre"), []byte(s)); string(got) != "pre"+string(want) {
 			t.Errorf("%q: got %s, want %s", s, got[3:], want)
@@ -109,7 +120,7 @@ func FuzzUnquoteJSON(f *testing.F) {
 
 // Every byte value, at every place in a word, is checked by the word-wide
 // test exactly as by the table.
-func TestHTMLSafeWord(t *testing.T) {
+func TestHTMLUnsafe(t *testing.T) {
 	for b := 0; b < 256; b++ {
 		for at := 0; at < 8; at++ {
 			w := []byte("abcdefgh")
@@ -119,7 +130,7 @@ func TestHTMLSafeWord(t *testing.T) {
 			for i := 7; i >= 0; i-- {
 				x = x<<8 | uint64(w[i])
 			}
-			if got := htmlSafeWord(x); got != want {
+			if got := htmlUnsafe(x) == 0; got != want {
 				t.Errorf("byte %#x at %d: safe %v, want %v", b, at, got, want)
 			}
 		}
@@ -150,10 +161,15 @@ func TestScanBytes(t *testing.T) {
 var benchLine = []byte("m12345:bcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop")
 
 func BenchmarkAppendJSONString(b *testing.B) {
-	var dst []byte
-	b.SetBytes(int64(len(benchLine)))
-	for b.Loop() {
-		dst = appendJSONString(dst[:0], benchLine)
+	for _, n := range []int{1, 10} {
+		line := bytes.Repeat(benchLine, n)
+		b.Run(strconv.Itoa(len(line))+"B", func(b *testing.B) {
+			var dst []byte
+			b.SetBytes(int64(len(line)))
+			for b.Loop() {
+				dst = appendJSONString(dst[:0], line)
+			}
+		})
 	}
 }
 
