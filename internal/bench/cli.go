@@ -21,7 +21,8 @@ import (
 //
 // beside the bare limit of each, a small Go program (clibare) doing the
 // same I/O with nothing else: one O_APPEND write(2) per stdin line, and a
-// read of the chunk split at '\n' with each line printed through a buffer.
+// read of the chunks, split at '\n', with each line printed through a
+// buffer.
 
 // Targets of the cli experiment: klref's rate as a fraction of the bare
 // process's.
@@ -199,18 +200,21 @@ func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool)
 		return fmt.Errorf("klref produce: %w", err)
 	}
 	s.timed("cli produce", "CLIProduce", "klref", el, rawNs, mb)
-	chunk, err := largestFile(filepath.Join(dir, topicName))
+	chunks, err := refChunks(filepath.Join(dir, topicName))
 	if err != nil {
 		return fmt.Errorf("klref produce: %w", err)
 	}
-	if n, err := countLines(chunk); err != nil || n != pr.Count+1 {
-		return fmt.Errorf("klref produce: chunk %s holds %d lines (%v), want a header and %d records", chunk, n, err, pr.Count)
+	// A header per chunk, a seal per chunk but the last, and the records
+	// (one producer leaves no void records).
+	if n, err := countLines(chunks...); err != nil || n != pr.Count+2*len(chunks)-1 {
+		return fmt.Errorf("klref produce: %d chunks hold %d lines (%v), want %d records, %d headers and %d seals",
+			len(chunks), n, err, pr.Count, len(chunks), len(chunks)-1)
 	}
 
 	s.stepf("%s: cli consume, bare process", tag)
 	var rawRead int64
 	for range 3 {
-		t, err := timeProcess(ctx, []string{s.cli.bare, "consume", chunk}, "", "")
+		t, err := timeProcess(ctx, append([]string{s.cli.bare, "consume"}, chunks...), "", "")
 		if err != nil {
 			return fmt.Errorf("bare consume: %w", err)
 		}
@@ -247,8 +251,15 @@ func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool)
 	return os.RemoveAll(dir)
 }
 
-// countLines counts the '\n' in a file.
-func countLines(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	return bytes.Count(b, []byte("\n")), err
+// countLines counts the '\n' in files.
+func countLines(paths ...string) (int, error) {
+	n := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return n, err
+		}
+		n += bytes.Count(b, []byte("\n"))
+	}
+	return n, nil
 }

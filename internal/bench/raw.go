@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -77,6 +78,17 @@ func rawProcess(path string) (int64, int, error) {
 	}
 	_ = sink
 	return mono() - t0, n, nil
+}
+
+// refChunks returns the reference log's chunk files in dir (ref names
+// them by number, 20 digits and ".log"), in order.
+func refChunks(dir string) ([]string, error) {
+	chunks, err := filepath.Glob(filepath.Join(dir, "[0-9]*.log"))
+	if err == nil && len(chunks) == 0 {
+		err = fmt.Errorf("no chunk in %s", dir)
+	}
+	sort.Strings(chunks)
+	return chunks, err
 }
 
 // largestFile returns the largest regular file directly in dir: the chunk
