@@ -174,12 +174,16 @@ func BenchmarkAppendJSONString(b *testing.B) {
 }
 
 func BenchmarkUnquoteJSON(b *testing.B) {
-	v := appendJSONString(nil, benchLine)
-	var scratch []byte
-	b.SetBytes(int64(len(v)))
-	for b.Loop() {
-		if _, ok := unquoteJSON(v, &scratch); !ok {
-			b.Fatal("refused")
-		}
+	for _, n := range []int{1, 10} {
+		v := appendJSONString(nil, bytes.Repeat(benchLine, n))
+		b.Run(strconv.Itoa(len(v))+"B", func(b *testing.B) {
+			var scratch []byte
+			b.SetBytes(int64(len(v)))
+			for b.Loop() {
+				if _, ok := unquoteJSON(v, &scratch); !ok {
+					b.Fatal("refused")
+				}
+			}
+		})
 	}
 }
