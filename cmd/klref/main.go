@@ -274,20 +274,20 @@ func produce(ctx context.Context, args []string) error {
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 64<<10), 6*max+16) // a line of max bytes, even when escaped
 	var enc []byte
-	batch := [][]byte{nil} // Append would allocate this slice per line
 	n := 0
 	for sc.Scan() {
 		line := sc.Bytes()
+		var payload []byte
 		if *asJSON {
 			if !json.Valid(line) {
 				return fmt.Errorf("line %d is not valid JSON", n+1)
 			}
-			batch[0] = line
+			payload = line
 		} else {
 			enc = appendJSONString(enc[:0], line)
-			batch[0] = enc
+			payload = enc
 		}
-		if err := p.AppendBatch(batch); err != nil {
+		if _, err := p.Append(payload); err != nil {
 			if errors.Is(err, ref.ErrClosed) && ctx.Err() != nil {
 				select {} // stopped by a signal: the goroutine above exits
 			}
