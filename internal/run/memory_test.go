@@ -29,11 +29,14 @@ type memShape struct {
 
 // feedRecorder records, through rec.add as the harness does, the history
 // of a run of shape sh against a correct log: the appends, each consumer's
-// polls and acks, and a drain from the earliest record. Delivered values
-// are fresh copies, as JSON decoding makes them.
+// polls and acks, and a drain from the earliest record. Every value is
+// made afresh where it is used, as the producers make them and as JSON
+// decoding makes the delivered copies.
 func feedRecorder(rec *recorder, sh memShape) {
 	producers := []string{"p1", "p2", "p3", "p4"}
-	vals := make([]string, sh.messages)
+	value := func(i int) string {
+		return values.Make(producers[i/sh.batch%len(producers)], int64(i+1), sh.size)
+	}
 	t := int64(0)
 	op := func(client, role, group, f, phase string) history.Op {
 		t += 10
@@ -47,8 +50,7 @@ func feedRecorder(rec *recorder, sh memShape) {
 		ids := make([]values.ID, n)
 		a.Values = make([]string, n)
 		for k := range n {
-			vals[i+k] = values.Make(p, int64(i+k+1), sh.size)
-			a.Values[k] = vals[i+k]
+			a.Values[k] = value(i + k)
 			ids[k] = values.ID{Producer: p, Seq: int64(i + k + 1)}
 			a.Offsets = append(a.Offsets, protocol.Int64(int64(i+k)))
 		}
@@ -63,7 +65,7 @@ func feedRecorder(rec *recorder, sh memShape) {
 			end := min(i+sh.pollMax, sh.messages)
 			p := op(client, roleConsumer, group, history.FPoll, phase)
 			for k := i; k < end; k++ {
-				p.Records = append(p.Records, history.Record{Offset: int64(k), Value: strings.Clone(vals[k])})
+				p.Records = append(p.Records, history.Record{Offset: int64(k), Value: value(k)})
 			}
 			rec.add(p, "")
 			if phase == phaseDrain {
