@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -55,7 +56,17 @@ func init() {
 	}
 }
 
+// memoryLimit is klcheck's soft memory limit unless GOMEMLIMIT sets one.
+// The scenario limits keep the live heap of a history and its checks
+// under 1.5 GiB (scenario.MaxMemory); the collector, which lets the heap
+// grow to twice the live data between collections, then works harder
+// rather than let klcheck pass 3 GiB.
+const memoryLimit = 3 << 30
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(memoryLimit)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, report.IsTerminal(os.Stdout))
 	stop()
