@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build fakeimpl:", err)
+		_ = os.RemoveAll(dir)
 		os.Exit(2)
 	}
 	code := m.Run()
