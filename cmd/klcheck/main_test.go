@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	cmd := exec.Command("go", "build", "-o", fakeImpl, "../../internal/run/testdata/fakeimpl")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
+		_ = os.RemoveAll(dir)
 		panic("build fakeimpl: " + err.Error())
 	}
 	code := m.Run()
