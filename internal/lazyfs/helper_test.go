@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -123,6 +124,12 @@ func helperMain(root string, in io.Reader, out io.Writer) int {
 				return unix.Link(abs(a[1]), abs(a[2]))
 			case "unlink":
 				return unix.Unlink(abs(a[1]))
+			case "create": // PATH: O_CREAT|O_EXCL, then close
+				fd, err := unix.Open(abs(a[1]), unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+				if err == nil {
+					unix.Close(fd)
+				}
+				return err
 			case "mkdir":
 				return unix.Mkdir(abs(a[1]), 0o755)
 			case "rmdir":
@@ -226,6 +233,7 @@ type child struct {
 	in    io.WriteCloser
 	lines chan string
 	done  chan error
+	once  sync.Once
 }
 
 // startChild starts a helper working on the mount at root. It is killed and
@@ -297,26 +305,25 @@ func (c *child) do(cmd string) string {
 // kill SIGKILLs the helper and reaps it, boundedly. It may be called more
 // than once.
 func (c *child) kill() {
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case err := <-c.done:
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			c.t.Errorf("%s: wait: %v", c.name, err)
+	c.once.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		select {
+		case err := <-c.done:
+			var ee *exec.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				c.t.Errorf("%s: wait: %v", c.name, err)
+			}
+		case <-time.After(10 * time.Second):
+			c.t.Errorf("%s: not reaped 10s after SIGKILL", c.name)
 		}
-	case <-time.After(10 * time.Second):
-		c.t.Errorf("%s: not reaped 10s after SIGKILL", c.name)
-	}
+	})
 }
 
 // mountT mounts a lazy file system over a fresh backing directory filled
 // with files (paths ending in "/" are directories), or skips the test if
 // FUSE cannot be used here. It is unmounted at the end of the test; a
 // watchdog unmounts it by force if the test hangs.
-func mountT(t *testing.T, files map[string]string, opts Options) *FS {
+func mountT(t testing.TB, files map[string]string, opts Options) *FS {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skip(err)
@@ -349,7 +356,7 @@ func mountT(t *testing.T, files map[string]string, opts Options) *FS {
 }
 
 // writeTree makes files under dir.
-func writeTree(t *testing.T, dir string, files map[string]string) {
+func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	paths := make([]string, 0, len(files))
 	for p := range files {

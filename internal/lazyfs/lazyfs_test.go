@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fileWant is what a file must hold after a power loss.
@@ -438,5 +439,58 @@ func TestModes(t *testing.T) {
 	}
 	if _, err := f.PowerLoss(Mode("x"), nil); err == nil {
 		t.Error("PowerLoss of an unknown mode did not fail")
+	}
+}
+
+// TestUnmountBusy checks that Unmount of a mount a process still uses
+// returns within its timeout, says so, and leaves the process with errors
+// rather than hung.
+func TestUnmountBusy(t *testing.T) {
+	f := mountT(t, map[string]string{"a.log": durA}, Options{UnmountTimeout: 300e6})
+	c := startChild(t, "holder", f.Mountpoint())
+	c.do("append a.log 100 1")
+	err := f.Unmount()
+	if err == nil || !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "by force") {
+		t.Fatalf("Unmount of a busy mount: %v, want a forced unmount wrapping ErrBusy", err)
+	}
+	c.send("append a.log 100 2")
+	select {
+	case l := <-c.lines:
+		if !strings.HasPrefix(l, "err ") {
+			t.Errorf("append after the forced unmount: %q, want an error", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("append after the forced unmount hung")
+	}
+	if err := f.Unmount(); err != nil {
+		t.Errorf("second Unmount: %v", err)
+	}
+	if _, err := f.PowerLoss(LoseAll, nil); !errors.Is(err, ErrUnmounted) {
+		t.Errorf("PowerLoss after Unmount: %v, want ErrUnmounted", err)
+	}
+}
+
+// TestStashHidden checks that the stash never shows in the mount, cannot be
+// made there, and empties when the directory is synced.
+func TestStashHidden(t *testing.T) {
+	f := mountT(t, map[string]string{"a": durA, "b": durA}, Options{})
+	c := startChild(t, "c", f.Mountpoint())
+	c.do("unlink a")
+	stash := filepath.Join(f.Backing(), StashName)
+	if des, err := os.ReadDir(stash); err != nil || len(des) != 1 {
+		t.Fatalf("stash after unlinking a durable file: %v entries, %v", len(des), err)
+	}
+	if tree := c.do("tree"); tree != (tsnap{"b": []byte(durA)}).String() {
+		t.Errorf("the mount shows %s", tree)
+	}
+	for _, cmd := range []string{"create " + StashName, "mkdir " + StashName, "rename b " + StashName, "unlink " + StashName} {
+		c.send(cmd)
+		if l := <-c.lines; !strings.HasPrefix(l, "err ") {
+			t.Errorf("%s: %q, want an error", cmd, l)
+		}
+	}
+	c.do("fsyncdir .")
+	if des, err := os.ReadDir(stash); err != nil || len(des) != 0 {
+		t.Errorf("stash after the dir fsync: %v entries, %v", len(des), err)
 	}
 }
