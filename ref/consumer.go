@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -491,8 +492,24 @@ func (c *Consumer) read(ctx context.Context, max int, wait bool) ([]Record, erro
 // parse delivers records from buf[r:e] until max, a seal (sealed=true), or
 // a partial record.
 func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
-	for len(*out) < max {
-		step, n, fr, kind, detail := scanOne(c.buf[c.r:c.e])
+	o := *out
+	defer func() { *out = o }()
+	for len(o) < max {
+		// The common case, a whole valid data record, without scanOne's
+		// general outcome: the read path's loop overhead was a sixth of it.
+		b := c.buf[c.r:c.e]
+		if e := bytes.IndexByte(b, recordEnd); e >= frameOverhead && b[0] == recordStart && b[kindAt] == kindData &&
+			(c.plan == nil || c.plan.sealed || c.next < c.plan.end) && bytes.IndexByte(b[1:e], recordStart) < 0 {
+			if fr, err := parseFrame(b[:e+1]); err == nil {
+				if c.next >= c.skipBelow {
+					o = append(o, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
+				}
+				c.next++
+				c.r += e + 1
+				continue
+			}
+		}
+		step, n, fr, kind, detail := scanOne(b)
 		switch step {
 		case stepPartial:
 			return false, nil
@@ -507,7 +524,7 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 					return true, nil // past the count of a chunk whose seal was damaged: void
 				}
 				if c.next >= c.skipBelow {
-					*out = append(*out, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
+					o = append(o, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
 				}
 				c.next++
 			case kindSeal:

@@ -2,7 +2,10 @@ package ref
 
 import (
 	"bytes"
+	"encoding/binary"
 	"flag"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -88,4 +91,35 @@ func FuzzScan(f *testing.F) {
 			p += n
 		}
 	})
+}
+
+// TestSWARFields checks the eight-bytes-at-a-time field parsers against
+// the obvious ones: every byte value in every position for the digit
+// check, and many values for the conversions.
+func TestSWARFields(t *testing.T) {
+	load := func(s string) uint64 { return binary.LittleEndian.Uint64([]byte(s)) }
+	for pos := range 8 {
+		for c := range 256 {
+			b := []byte("12345678")
+			b[pos] = byte(c)
+			want := c >= '0' && c <= '9'
+			require.Equal(t, want, eightDigits(binary.LittleEndian.Uint64(b)), "byte %d = %#x", pos, c)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		n := rng.Uint64N(100_000_000)
+		require.Equal(t, n, parseEight(load(fmt.Sprintf("%08d", n))))
+		crc := rng.Uint32()
+		require.Equal(t, load(fmt.Sprintf("%08x", crc)), hexEight(crc))
+	}
+	for _, crc := range []uint32{0, 0xffffffff, 0x0a0b0c0d, 0x99999999, 0xaaaaaaaa} {
+		require.Equal(t, load(fmt.Sprintf("%08x", crc)), hexEight(crc))
+	}
+	// The whole timestamp, at its extremes.
+	for _, ts := range []int64{0, 1, 999, 1764633600123456789, 9223372036854775807} {
+		fr, err := parseFrame(appendFrame(nil, kindData, ts, []byte(`1`)))
+		require.NoError(t, err)
+		require.Equal(t, ts, fr.ts)
+	}
 }
