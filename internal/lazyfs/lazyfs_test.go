@@ -115,6 +115,18 @@ func powerCases() []powerCase {
 			want:  map[string]fileWant{"d1/": {}, "d1/x": {durable: durA}, "d2/": {}, "d2/y": {durable: durA}},
 		},
 		{
+			name:  "rename between dirs, only the source synced",
+			files: map[string]string{"d1/x": durA, "d2/": ""},
+			steps: []string{"rename d1/x d2/y", "fsyncdir d1"},
+			want:  map[string]fileWant{"d1/": {}, "d2/": {}},
+		},
+		{
+			name:  "rename a directory without dir fsync",
+			files: map[string]string{"d/x": durA},
+			steps: []string{"rename d e", "append e/x 100 9"},
+			want:  map[string]fileWant{"d/": {}, "d/x": {durable: durA, unsynced: []string{g(9, 100)}}},
+		},
+		{
 			name:    "unlink without dir fsync",
 			files:   map[string]string{"gone": durA},
 			steps:   []string{"unlink gone"},
