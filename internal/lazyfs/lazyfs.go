@@ -71,6 +71,7 @@ type FS struct {
 	opMu    sync.Mutex // serialises mount, PowerLoss and Unmount
 	server  *fuse.Server
 	mounted bool
+	conn    uint32 // the FUSE connection's number
 
 	mu      sync.Mutex // guards the fields below
 	files   map[fileKey]*fileState
@@ -115,6 +116,9 @@ func Mount(backing, mountpoint string, opts Options) (*FS, error) {
 	}
 	if m == b || strings.HasPrefix(m, b+string(filepath.Separator)) {
 		return nil, fmt.Errorf("lazyfs: mount point %s is inside the backing directory %s", m, b)
+	}
+	if strings.HasPrefix(b, m+string(filepath.Separator)) {
+		return nil, fmt.Errorf("lazyfs: backing directory %s is inside the mount point %s", b, m)
 	}
 	if opts.MaxWrite <= 0 {
 		opts.MaxWrite = DefaultMaxWrite
@@ -197,6 +201,10 @@ func (f *FS) mount() error {
 	}
 	f.server = server
 	f.mounted = true
+	var mst unix.Stat_t
+	if err := unix.Stat(f.mountpoint, &mst); err == nil {
+		f.conn = unix.Minor(mst.Dev) // names the connection in /sys/fs/fuse/connections
+	}
 	return nil
 }
 
@@ -251,7 +259,7 @@ func (f *FS) unmount(strict bool) error {
 	}
 	delay := time.Millisecond
 	for {
-		err := unix.Unmount(f.mountpoint, 0)
+		err := f.umount(0, time.Until(deadline)+time.Second)
 		if err == nil {
 			break
 		}
@@ -274,6 +282,27 @@ func (f *FS) unmount(strict bool) error {
 	return f.waitServer()
 }
 
+// umount calls umount2(2) with flags, giving up after d. umount blocks
+// only if the server stopped answering (it must flush dirty pages first);
+// then it aborts the FUSE connection, which makes the call return.
+func (f *FS) umount(flags int, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- unix.Unmount(f.mountpoint, flags) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+	}
+	abort := fmt.Sprintf("/sys/fs/fuse/connections/%d/abort", f.conn)
+	aerr := os.WriteFile(abort, []byte("1"), 0)
+	select {
+	case err := <-done:
+		return errors.Join(fmt.Errorf("lazyfs: unmount of %s hung until the FUSE connection was aborted", f.mountpoint), err)
+	case <-time.After(time.Second):
+		return fmt.Errorf("lazyfs: unmount of %s hangs (the server does not answer), and aborting it through %s failed: %w", f.mountpoint, abort, aerr)
+	}
+}
+
 // waitServer waits, boundedly, for the server loops to end.
 func (f *FS) waitServer() error {
 	done := make(chan struct{})
@@ -294,9 +323,9 @@ func (f *FS) waitServer() error {
 // ENOTCONN) instead of hanging, and MNT_DETACH takes the mount out of the
 // namespace if it is still referenced.
 func (f *FS) forceUnmount(busy error) error {
-	ferr := unix.Unmount(f.mountpoint, unix.MNT_FORCE)
+	ferr := f.umount(unix.MNT_FORCE, time.Second)
 	if ferr != nil {
-		if derr := unix.Unmount(f.mountpoint, unix.MNT_DETACH); derr != nil {
+		if derr := f.umount(unix.MNT_DETACH, time.Second); derr != nil {
 			return fmt.Errorf("lazyfs: forced unmount of %s: %w, lazy unmount: %w (after %w)", f.mountpoint, ferr, derr, busy)
 		}
 	}

@@ -506,3 +506,22 @@ func TestStashHidden(t *testing.T) {
 		t.Errorf("stash after the dir fsync: %v entries, %v", len(des), err)
 	}
 }
+
+// TestMountRefuses checks that Mount refuses a mount point inside the
+// backing directory (and the reverse), and a file for either.
+func TestMountRefuses(t *testing.T) {
+	tmp := t.TempDir()
+	writeTree(t, tmp, map[string]string{"b/m/": "", "m/b/": "", "file": "x"})
+	for _, c := range []struct{ backing, mnt, want string }{
+		{"b", "b/m", "inside the backing directory"},
+		{"m/b", "m", "inside the mount point"},
+		{"b", "b", "inside the backing directory"},
+		{"file", "m", "not a directory"},
+		{"b", "nothing", "no such file"},
+	} {
+		_, err := Mount(filepath.Join(tmp, c.backing), filepath.Join(tmp, c.mnt), Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Mount(%s, %s): %v, want %q", c.backing, c.mnt, err, c.want)
+		}
+	}
+}

@@ -117,6 +117,7 @@ type stashed struct {
 // fdReader reads a backing descriptor with pread.
 type fdReader int
 
+// ReadAt reads len(p) bytes at off, or fails with io.EOF at the end.
 func (fd fdReader) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {

@@ -578,6 +578,7 @@ type dirStream struct {
 	done bool
 }
 
+// HasNext tells whether Next has an entry or an error to return.
 func (s *dirStream) HasNext() bool {
 	if s.next == nil && !s.done {
 		s.next, s.e = s.h.Readdirent(context.Background())
@@ -586,6 +587,7 @@ func (s *dirStream) HasNext() bool {
 	return s.next != nil || s.e != 0
 }
 
+// Next returns the next entry.
 func (s *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
 	if !s.HasNext() {
 		return fuse.DirEntry{}, syscall.ENOENT
@@ -598,4 +600,5 @@ func (s *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
 	return de, 0
 }
 
+// Close closes the backing directory.
 func (s *dirStream) Close() { s.h.ds.Close() }
