@@ -23,9 +23,9 @@ const (
 	// drain from the earliest record + 1 per consumer group that never
 	// acks, whose drain reads everything again).
 	MaxDeliveries = 3_000_000
-	// MaxOps bounds the requests the clients are expected to make: the
-	// appends, polls and acks of the producers, the consumers and the
-	// drain (see estimate).
+	// MaxOps bounds the requests the clients may make: the appends, the
+	// polls and acks of the consumers (up to one poll per record, for a
+	// consumer that keeps up with the producers), and the drain's polls.
 	MaxOps = 3_000_000
 	// MaxValueBytes bounds the bytes of values the producers append (count
 	// × messages × the group's largest size): the history keeps each
@@ -141,7 +141,9 @@ func (s *Scenario) estimate() estimation {
 		count, pollMax := int64(g.Count), int64(max(g.PollMax, 1))
 		e.readers = addSat(e.readers, count)
 		recs := mulSat(count, m)
-		polls := mulSat(count, ceilDiv(m, pollMax))
+		// A consumer that keeps up with the producers gets what is new at
+		// each poll, often a single record, whatever its poll_max.
+		polls := recs
 		var acks int64
 		switch g.Ack {
 		case AckEach:
@@ -354,7 +356,7 @@ func (s *Scenario) validateLimits(v *validator) {
 		}
 		over = true
 	}
-	if ops := e.Ops(); ops > MaxOps {
+	if ops := e.Ops(); ops > MaxOps && e.Deliveries <= MaxDeliveries {
 		field, what := s.opsCulprit(e)
 		v.add(field, "the clients would make about %s requests (%s appends, %s polls, %s acks), more than klcheck's history can hold (at most %d operations in a scenario, about %d bytes of memory each); %s",
 			countText(ops), countText(e.Appends), countText(e.Polls), countText(e.Acks), MaxOps, MemPerOp, what)
@@ -383,19 +385,21 @@ func (s *Scenario) opsCulprit(e estimation) (string, string) {
 	}
 	for i, g := range s.Consumers {
 		if n := e.groupOps[i]; n > best {
-			best = n
-			if g.Ack == AckEach {
-				field = fmt.Sprintf("consumers[%d].ack", i)
-				what = fmt.Sprintf("consumers[%d] makes %s polls and acks, one ack per record: use ack: batch, or lower messages", i, countText(n))
-			} else {
-				field = fmt.Sprintf("consumers[%d].poll_max", i)
-				what = fmt.Sprintf("consumers[%d] makes %s polls and acks of at most %d records each: raise poll_max", i, countText(n), g.PollMax)
+			best, field = n, fmt.Sprintf("consumers[%d].count", i)
+			acks := "an ack per poll (ack: batch)"
+			switch g.Ack {
+			case AckEach:
+				acks = "an ack per record (ack: each)"
+			case AckNone:
+				acks = "no acks"
 			}
+			what = fmt.Sprintf("%s of consumers[%d] may make %s polls and acks: a consumer that keeps up with the producers polls once per record, and makes %s; use fewer consumers or messages",
+				plural(g.Count, "client"), i, countText(n), acks)
 		}
 	}
 	if e.drainPolls > best && e.drainGroup >= 0 {
 		field = fmt.Sprintf("consumers[%d].poll_max", e.drainGroup)
-		what = fmt.Sprintf("the final drain makes %s polls of at most %d records, the smallest poll_max of the scenario: raise it", countText(e.drainPolls), s.Consumers[e.drainGroup].PollMax)
+		what = fmt.Sprintf("the final drain makes %s polls with poll_max %d, the smallest of the scenario's consumers: raise it", countText(e.drainPolls), s.Consumers[e.drainGroup].PollMax)
 	}
 	return field, what
 }
