@@ -92,3 +92,16 @@ func (b *hb) drain(d string, recs ...history.Record) *hb {
 func (b *hb) stuck(c, why string) *hb {
 	return b.add(history.Op{Client: c, Role: protocol.RoleConsumer, F: history.FStuck, Error: why})
 }
+
+// powerLoss is a power loss of the machine in mode.
+func (b *hb) powerLoss(mode string) *hb {
+	return b.add(history.Op{Client: history.MachineClient, Role: history.MachineClient, F: history.FPowerLoss,
+		Error: "random", Loss: &history.PowerLoss{Mode: mode}})
+}
+
+// appSess is an ok append by session sess of producer p.
+func (b *hb) appSess(p string, sess int, vals []string, offs ...int64) *hb {
+	b.app(p, vals, offs...)
+	b.h[len(b.h)-1].Session = sess
+	return b
+}

@@ -59,6 +59,9 @@ type Result struct {
 	Anomalies []Anomaly      `json:"anomalies,omitempty"`
 	Stats     map[string]int `json:"stats,omitempty"` // informational counts
 	Note      string         `json:"note,omitempty"`  // why skipped, or a summary
+	// Windows is the durability check's account of each power loss: the
+	// acknowledged records it took (empty for other checks).
+	Windows []LossWindow `json:"loss_windows,omitempty"`
 }
 
 // MaxExamples is the most examples kept per anomaly.
@@ -80,6 +83,11 @@ type Options struct {
 	// `refused` anomaly of the liveness check: the implementation could not
 	// do what the scenario asked, so the run proves nothing about it.
 	MayFail map[string]bool
+	// Fsync is the scenario's fsync mode (protocol.FsyncNever, Always or
+	// Interval; "" is never). Across a power loss, under always nothing
+	// acknowledged may be lost (appends: lost-acked; acks: lost-ack); under
+	// never and interval such losses are counted, not anomalies.
+	Fsync string
 }
 
 // Func is the signature of one check: it reads the history and returns its
@@ -95,8 +103,9 @@ type checkDef struct {
 
 // registry lists the checks in their stable order.
 var registry = []checkDef{
-	{"integrity", "every delivered value is byte-identical to a value an ok or indeterminate append sent (anomalies: torn, merged-or-corrupt, phantom, failed-append-delivered)", integrity},
-	{"lost-write", "every value of an ok append is delivered by some poll (anomaly: lost-write)", lostWrite},
+	{"integrity", "every delivered value is byte-identical to a value an ok or indeterminate append sent (anomalies: torn, merged-or-corrupt, phantom, G1a: a value of a failed append, an aborted read)", integrity},
+	{"lost-write", "every value of an ok append is delivered by some poll; values acked before a power loss are durability's (anomaly: lost-write)", lostWrite},
+	{"durability", "across each power loss, nothing acknowledged under fsync always is lost; under never and interval the loss is counted, in records and ms (anomaly: lost-acked)", durability},
 	{"duplicate", "no value is delivered at more than one offset (anomaly: duplicate)", duplicate},
 	{"inconsistent-offsets", "no offset is delivered with two different values (anomaly: inconsistent-offsets)", inconsistentOffsets},
 	{"producer-order", "each producer's ok appends sit at increasing offsets, in the order it sent them (anomaly: producer-order)", producerOrder},
@@ -104,7 +113,7 @@ var registry = []checkDef{
 	{"poll-order", "within a consumer session, consecutive records are consecutive in the log (anomalies: nonmonotonic-poll, poll-skip)", pollOrder},
 	{"resume", "a consumer starting from its group's acks resumes right after the last ack (anomalies: resume-skip, resume-rewind)", resume},
 	{"ack-once", "a consumer that resumes from its group's acks never gets a record at or below the acked position; unacked redeliveries after a restart stay within the window (anomalies: ack-once, redelivery-window)", ackOnce},
-	{"liveness", "no reader got stuck while records remained, and no operation was refused that the scenario did not provoke (anomalies: stuck, refused)", liveness},
+	{"liveness", "no reader got stuck while records remained, no operation was refused that the scenario did not provoke, and every client could start again after a power loss (anomalies: stuck, refused, unrecoverable)", liveness},
 }
 
 // Names returns the names of all checks, in the stable order Run reports
@@ -155,6 +164,10 @@ func Integrity(h history.History, opts Options) Result { return integrity(newInd
 // LostWrite checks that every value of an ok append is delivered.
 func LostWrite(h history.History, opts Options) Result { return lostWrite(newIndex(h), opts) }
 
+// Durability checks that no append acknowledged under fsync always before a
+// power loss is missing after it, and counts such losses otherwise.
+func Durability(h history.History, opts Options) Result { return durability(newIndex(h), opts) }
+
 // Duplicate checks that no value is delivered at two offsets.
 func Duplicate(h history.History, opts Options) Result { return duplicate(newIndex(h), opts) }
 
@@ -187,5 +200,5 @@ func AckOnce(h history.History, opts Options) Result { return ackOnce(newIndex(h
 func Liveness(h history.History, opts Options) Result { return liveness(newIndex(h), opts) }
 
 // Compile-time checks that the exported checks are Funcs.
-var _ = []Func{Integrity, LostWrite, Duplicate, InconsistentOffsets, ProducerOrder,
+var _ = []Func{Integrity, LostWrite, Durability, Duplicate, InconsistentOffsets, ProducerOrder,
 	RealtimeOrder, PollOrder, Resume, AckOnce, Liveness}

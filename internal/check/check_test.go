@@ -68,7 +68,7 @@ func anomalyCases() []anomalyCase {
 			}},
 		{name: "phantom", check: "integrity", anomaly: "phantom", count: 1, offset: 4, mention: v("p9", 5),
 			h: func() *hb { return produce().drain("d", append(run(0, logVals...), rec(4, v("p9", 5)))...) }},
-		{name: "failed append delivered", check: "integrity", anomaly: "failed-append-delivered", count: 1, offset: 4, mention: "failed",
+		{name: "failed append delivered (G1a)", check: "integrity", anomaly: "G1a", count: 1, offset: 4, mention: "aborted read",
 			h: func() *hb {
 				b := produce()
 				b.app("p2", []string{v("p2", 2)}).outcome(history.Fail)
@@ -201,7 +201,7 @@ func retentionHistory() *hb {
 
 func TestAnomalies(t *testing.T) {
 	seen := map[string]bool{}
-	for _, tc := range anomalyCases() {
+	for _, tc := range append(anomalyCases(), powerAnomalyCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(tc.h().h, []string{tc.check}, tc.opts)
 			require.NoError(t, err)
@@ -233,9 +233,10 @@ func TestAnomalies(t *testing.T) {
 			seen[tc.anomaly] = true
 		})
 	}
-	for _, name := range []string{"torn", "merged-or-corrupt", "phantom", "failed-append-delivered", "lost-write",
+	for _, name := range []string{"torn", "merged-or-corrupt", "phantom", "G1a", "lost-write",
 		"duplicate", "inconsistent-offsets", "producer-order", "realtime-order", "nonmonotonic-poll", "poll-skip",
-		"resume-skip", "resume-rewind", "ack-once", "redelivery-window", "stuck", "refused"} {
+		"resume-skip", "resume-rewind", "ack-once", "redelivery-window", "stuck", "refused",
+		"lost-acked", "lost-ack", "unrecoverable"} {
 		require.True(t, seen[name], "no test case for anomaly %s", name)
 	}
 }
@@ -332,7 +333,7 @@ func indeterminateAck(start int64) *hb {
 }
 
 func TestClean(t *testing.T) {
-	for _, tc := range cleanCases() {
+	for _, tc := range append(cleanCases(), powerCleanCases()...) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(tc.h().h, nil, tc.opts)
 			require.NoError(t, err)
@@ -363,7 +364,7 @@ func TestNothingToCheck(t *testing.T) {
 
 func TestRunAndNames(t *testing.T) {
 	names := Names()
-	require.Equal(t, []string{"integrity", "lost-write", "duplicate", "inconsistent-offsets", "producer-order",
+	require.Equal(t, []string{"integrity", "lost-write", "durability", "duplicate", "inconsistent-offsets", "producer-order",
 		"realtime-order", "poll-order", "resume", "ack-once", "liveness"}, names)
 	for _, n := range names {
 		require.NotEmpty(t, Describe(n))
@@ -384,7 +385,7 @@ func TestRunAndNames(t *testing.T) {
 	// The exported Funcs agree with Run.
 	all, err := Run(h, nil, Options{})
 	require.NoError(t, err)
-	funcs := []Func{Integrity, LostWrite, Duplicate, InconsistentOffsets, ProducerOrder,
+	funcs := []Func{Integrity, LostWrite, Durability, Duplicate, InconsistentOffsets, ProducerOrder,
 		RealtimeOrder, PollOrder, Resume, AckOnce, Liveness}
 	for i, f := range funcs {
 		require.Equal(t, all[i], f(h, Options{}))

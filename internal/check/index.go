@@ -92,6 +92,7 @@ type index struct {
 
 	seqs        map[string][]producerValue // lazily, by producerSeqs
 	seqsClients []string
+	pw          *powerIndex // lazily, by power
 }
 
 // newIndex indexes h.

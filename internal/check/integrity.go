@@ -11,6 +11,8 @@ import (
 
 // integrity: every delivered value is byte-identical to a value some ok or
 // indeterminate append sent. Each distinct (offset, value) pair counts once.
+// A value that only failed appends (ok:false: EFBIG, ENOSPC, invalid) sent
+// is Jepsen's G1a, an aborted read.
 func integrity(ix *index, _ Options) Result {
 	c := newCollector("integrity")
 	if ix.records == 0 {
@@ -44,10 +46,10 @@ func integrity(ix *index, _ Options) Result {
 				}
 				if appended {
 					a := &ix.h[st.pos]
-					ex.Explanation = fmt.Sprintf("offset %d holds %q for %s, but every append that sent it failed (op %d by %s): a failed append took effect",
-						r.Offset, abbr(r.Value), s.name(), a.Index, a.Client)
+					ex.Explanation = fmt.Sprintf("offset %d holds %q for %s, but every append that sent it failed (op %d by %s: %s): an aborted read, a failed append took effect",
+						r.Offset, abbr(r.Value), s.name(), a.Index, a.Client, a.Error)
 					ex.Ops = append(ex.Ops, a.Index)
-					c.add("failed-append-delivered", ex)
+					c.add("G1a", ex)
 					continue
 				}
 				if id, err := values.Parse(r.Value); err == nil {
@@ -118,6 +120,12 @@ func lostWrite(ix *index, opts Options) Result {
 				lower = max(lower, pv.off)
 			}
 			if _, ok := ix.minOff[pv.value]; ok {
+				continue
+			}
+			if ix.hasLosses() && ix.epochOf(ix.h[pv.pos].Invoke) < ix.epochs() {
+				// Acked before a power loss: whether it had to survive is
+				// the durability check's to say.
+				c.stats["before-power-loss"]++
 				continue
 			}
 			if before != nil && mayBeDeleted(pv, max(prevLower, before(ix.h[pv.pos].Invoke)), ix.drainFirst) {

@@ -10,7 +10,8 @@ import (
 // progress although the log held records it had not read; each is an
 // anomaly. So is a definite failure (ok:false) of an append, poll or ack
 // that the scenario did not provoke: a "pass" over refused operations would
-// prove nothing.
+// prove nothing. A client that cannot start again after a power loss (its
+// init refused, or it died before answering) is an unrecoverable anomaly.
 func liveness(ix *index, opts Options) Result {
 	c := newCollector("liveness")
 	for i := range ix.h {
@@ -27,6 +28,18 @@ func liveness(ix *index, opts Options) Result {
 				Ops:         []int{op.Index},
 			})
 		}
+	}
+	for i := range ix.h {
+		op := &ix.h[i]
+		if op.F != history.FUnrecoverable {
+			continue
+		}
+		c.add("unrecoverable", Example{
+			Explanation: fmt.Sprintf("%s could not start again after a power loss: %s", clientName(op), op.Error),
+			Clients:     []string{clientName(op)},
+			TimesNS:     []int64{op.Invoke, op.Complete},
+			Ops:         []int{op.Index},
+		})
 	}
 	if ix.polls == 0 && len(ix.stucks) == 0 && len(c.anoms) == 0 {
 		return c.nothing()

@@ -9,7 +9,8 @@ import (
 
 // producerOrder: each producer's confirmed values, in invoke and batch
 // order, sit at increasing offsets. Each value at or below the offset of the
-// previous one (with a known offset) counts once.
+// previous one (with a known offset) counts once. Values lost in a power
+// loss are left out: a later value may rightly take their offset.
 func producerOrder(ix *index, _ Options) Result {
 	c := newCollector("producer-order")
 	seqs, clients := ix.producerSeqs()
@@ -22,6 +23,11 @@ func producerOrder(ix *index, _ Options) Result {
 		for i := range seqs[cl] {
 			pv := &seqs[cl][i]
 			if !pv.known {
+				continue
+			}
+			if ix.lostAt(pv.value) > 0 {
+				// Lost in a power loss: its offset may hold a later value.
+				c.stats["lost-in-power-loss"]++
 				continue
 			}
 			checked++
@@ -46,7 +52,8 @@ func producerOrder(ix *index, _ Options) Result {
 }
 
 // realtimeOrder: if confirmed append A completed before confirmed append B
-// was invoked, every offset of A is below every offset of B. Each such B
+// was invoked, every offset of A is below every offset of B. Values lost in
+// a power loss are left out, as in producerOrder. Each such B
 // counts once. O(n log n): appends sorted by completion with a prefix
 // maximum of their highest offset, and a binary search per B.
 func realtimeOrder(ix *index, _ Options) Result {
@@ -67,7 +74,7 @@ func realtimeOrder(ix *index, _ Options) Result {
 		known := false
 		for i, v := range op.Values {
 			o, ok := ix.offsetOf(p, i)
-			if !ok {
+			if !ok || ix.lostAt(v) > 0 {
 				continue
 			}
 			if !known || o < sp.minOff {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/kafka-lite/kafka-lite/internal/history"
+	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
 // groupOf returns the consumer group of the op at position p.
@@ -45,9 +46,17 @@ func showOffset(o int64) string {
 // expected offset and at most the drain's first offset is accepted when
 // the expected offset is below the drain's first offset (retention deleted
 // the records in between). Sessions that delivered nothing are skipped.
+//
+// Across power losses, successors are taken among the offsets that held a
+// value in the session's epoch. A session that starts before a confirmed
+// ack made before a power loss has lost that ack: under fsync always a
+// lost-ack anomaly, otherwise counted (stat rewound-after-power-loss). A
+// session whose first record was appended after a power loss that took the
+// acked records (the acked offset was reused) is not a rewind.
 func resume(ix *index, opts Options) Result {
 	c := newCollector("resume")
 	groups := ix.groupAcks()
+	lossy := ix.hasLosses()
 	checked := 0
 	for _, s := range ix.sessions {
 		if !startsFromAcks(s) {
@@ -58,6 +67,10 @@ func resume(ix *index, opts Options) Result {
 			continue
 		}
 		checked++
+		epoch := 0
+		if lossy {
+			epoch = ix.epochOf(s.initInvoke)
+		}
 		pos := ix.ackPositionAt(groups[s.group], s.initInvoke)
 		last := pos.last
 		expected := endOfLog
@@ -65,18 +78,18 @@ func resume(ix *index, opts Options) Result {
 		ops := []int{}
 		if last >= 0 {
 			lo := &ix.h[last]
-			expected = ix.successor(*lo.Offset)
+			expected = ix.successorIn(*lo.Offset, epoch)
 			why = fmt.Sprintf("the group's last ack before it (op %d, offset %d, completed at %dns) puts the next record at", lo.Index, *lo.Offset, lo.Complete)
 			ops = append(ops, lo.Index)
 		} else if len(ix.log) > 0 {
-			expected = ix.log[0]
+			expected = ix.successorIn(ix.log[0]-1, epoch)
 		}
 		cands := []int64{expected}
 		for _, q := range pos.cands {
 			if q == last {
 				continue
 			}
-			cands = append(cands, ix.successor(*ix.h[q].Offset))
+			cands = append(cands, ix.successorIn(*ix.h[q].Offset, epoch))
 			ops = append(ops, ix.h[q].Index)
 		}
 		f := first.Offset
@@ -122,6 +135,26 @@ func resume(ix *index, opts Options) Result {
 		}
 		if expected != endOfLog {
 			ex.Offsets = append(ex.Offsets, expected)
+		}
+		if f < lowest && lossy && last >= 0 {
+			lo := &ix.h[last]
+			switch {
+			case ix.appendEpoch(first.Value) > ix.epochOf(lo.Invoke):
+				// A record appended after a power loss that took the
+				// acked ones: the acked offset had been reused.
+				c.stats["resumed-at-reused-offset"]++
+				continue
+			case ix.lossBetween(lo.Complete, s.initInvoke) && opts.Fsync == protocol.FsyncAlways:
+				k := ix.epochOf(lo.Complete) + 1
+				ex.Explanation = fmt.Sprintf("%s (group %s) resumed at offset %d (%q), before the group's ack of offset %d (op %d), which was confirmed under fsync always %.1f ms before %s: the power loss lost a confirmed ack",
+					s.name(), s.group, f, abbr(first.Value), *lo.Offset, lo.Index, float64(ix.lossOp(k).Invoke-lo.Complete)/1e6, ix.lossName(k))
+				ex.Ops = append(ex.Ops, ix.lossOp(k).Index)
+				c.add("lost-ack", ex)
+				continue
+			case ix.lossBetween(lo.Complete, s.initInvoke):
+				c.stats["rewound-after-power-loss"]++
+				continue
+			}
 		}
 		if f < lowest {
 			c.add("resume-rewind", ex)

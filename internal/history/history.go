@@ -43,7 +43,23 @@ const (
 	// FExit: a client process ended (Error holds its status) without being
 	// killed by the harness.
 	FExit = "exit"
+	// FPowerLoss: the harness simulated a power loss of the machine: it
+	// SIGKILLed every client (and the engine's server), reaped them, rolled
+	// the data directory back to what was durable, and let them restart.
+	// Invoke is when the last SIGKILL was sent (every op invoked before
+	// belongs to the machine's life before the loss), Complete when the
+	// file system was mounted again; Error holds the trigger and Loss what
+	// was dropped. Client and Role are MachineClient.
+	FPowerLoss = "power-loss"
 )
+
+// FUnrecoverable is recorded by the harness when a client could not start
+// again after a power loss: its init was refused, or it died before
+// answering. Error says how. The client is not started again.
+const FUnrecoverable = "unrecoverable"
+
+// MachineClient is Op.Client and Op.Role of the harness's power losses.
+const MachineClient = "machine"
 
 // Record is one delivered message.
 type Record struct {
@@ -79,6 +95,48 @@ type Op struct {
 	Records []Record `json:"records,omitempty"`
 	// ack: the acked offset.
 	Offset *int64 `json:"offset,omitempty"`
+
+	// power-loss: what the power loss dropped.
+	Loss *PowerLoss `json:"power_loss,omitempty"`
+}
+
+// PowerLoss is what one simulated power loss did to the data directory (see
+// internal/lazyfs): the files whose unsynced bytes it dropped and the
+// directory entries it undid. Paths are relative to the top of the lazy
+// file system, which holds the clients' directory ("data/") and the
+// server's ("server/").
+type PowerLoss struct {
+	// Mode is how unsynced file data was dropped: lose-all, torn-seq or
+	// torn-op.
+	Mode string `json:"mode"`
+	// Killed names the client sessions (CLIENT#SESSION) and the server
+	// process that were running and were SIGKILLed.
+	Killed []string `json:"killed,omitempty"`
+	// DroppedBytes is the sum of Files[i].Dropped.
+	DroppedBytes int64       `json:"dropped_bytes"`
+	Files        []FileLoss  `json:"files,omitempty"`
+	Entries      []EntryLoss `json:"entries,omitempty"`
+}
+
+// FileLoss is one file whose unsynced data a power loss dropped or rolled
+// back. Sizes are in bytes.
+type FileLoss struct {
+	Path     string `json:"path"`
+	Before   int64  `json:"before"`         // size just before the power loss
+	After    int64  `json:"after"`          // size after it
+	Durable  int64  `json:"durable"`        // size at its last sync
+	Dropped  int64  `json:"dropped"`        // unsynced bytes that did not survive
+	Restored int64  `json:"restored"`       // durable bytes put back
+	Torn     string `json:"torn,omitempty"` // how the last write was torn (torn-op)
+}
+
+// EntryLoss is one directory entry a power loss undid: "dropped" (made
+// since its directory's last sync), "restored" (removed since) or
+// "replaced".
+type EntryLoss struct {
+	Path   string `json:"path"`
+	Change string `json:"change"`
+	Dir    bool   `json:"dir,omitempty"`
 }
 
 // History is a run's operations in the order they completed.
