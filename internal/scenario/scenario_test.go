@@ -177,6 +177,15 @@ func TestParseErrors(t *testing.T) {
 		{"rlimit with trigger", minimal + "faults: [{kind: rlimit, target: p1, trigger: random, fsize_bytes: 10}]\n", []string{"faults[0].trigger: does not apply to kind rlimit"}},
 		{"rlimit without fsize", minimal + "faults: [{kind: rlimit, target: p1}]\n", []string{"faults[0].fsize_bytes: must be at least 1"}},
 		{"fsize with kill", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, fsize_bytes: 10}]\n", []string{"faults[0].fsize_bytes: does not apply to kind kill"}},
+		{"power loss without mode", minimal + "faults: [{kind: power-loss, trigger: rotation}]\n", []string{"faults[0].mode: must be set for kind power-loss: lose-all, torn-seq or torn-op"}},
+		{"power loss unknown mode", minimal + "faults: [{kind: power-loss, mode: clear-cache, trigger: rotation}]\n", []string{`faults[0].mode: unknown value "clear-cache" (valid: lose-all, torn-seq, torn-op)`}},
+		{"power loss with restart", minimal + "faults: [{kind: power-loss, mode: lose-all, trigger: rotation, restart: true}]\n", []string{"faults[0].restart: does not apply to kind power-loss (every client and the server always restart"}},
+		{"power loss random with target", minimal + "faults: [{kind: power-loss, mode: lose-all, target: p1, trigger: random, gap: {mean_ms: 5}}]\n", []string{"faults[0].target: does not apply to a power loss on trigger random: it hits the whole machine"}},
+		{"power loss on the server", minimal + "faults: [{kind: power-loss, mode: lose-all, target: server, trigger: after, after_ops: 3}]\n", []string{"faults[0].target: a power loss always takes the server down"}},
+		{"power loss op of other role", minimal + "faults: [{kind: power-loss, mode: torn-op, target: producers, trigger: between, op: ack}]\n", []string{"faults[0].op: the target's clients are producers, which never ack"}},
+		{"power loss pause_ms", minimal + "faults: [{kind: power-loss, mode: torn-op, trigger: during, op: append, pause_ms: 5}]\n", []string{"faults[0].pause_ms: does not apply to kind power-loss"}},
+		{"power loss without trigger", minimal + "faults: [{kind: power-loss, mode: torn-op}]\n", []string{`faults[0].trigger: unknown value ""`}},
+		{"mode with kill", minimal + "faults: [{kind: kill, target: p1, trigger: rotation, mode: lose-all}]\n", []string{"faults[0].mode: does not apply to kind kill (only a power-loss has a mode)"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

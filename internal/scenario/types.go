@@ -89,6 +89,21 @@ const (
 	FaultKill   = "kill"   // SIGKILL
 	FaultPause  = "pause"  // SIGSTOP, then SIGCONT after PauseMS
 	FaultRlimit = "rlimit" // run the target under RLIMIT_FSIZE = FsizeBytes
+	// FaultPowerLoss simulates a power loss of the whole machine: every
+	// client (and the engine's server) is SIGKILLed, what was not durable
+	// is dropped from the data directory as Mode says, and everything is
+	// restarted on what survived. It needs internal/lazyfs (Linux, FUSE,
+	// root); where lazyfs cannot mount, the scenario is skipped.
+	FaultPowerLoss = "power-loss"
+)
+
+// Power-loss modes: what happens to file data that was never synced
+// (unsynced directory changes are undone in every mode). They are
+// internal/lazyfs's modes, named as LazyFS names its faults.
+const (
+	ModeLoseAll = "lose-all" // every unsynced byte is lost
+	ModeTornSeq = "torn-seq" // each file keeps a random prefix of its unsynced appends
+	ModeTornOp  = "torn-op"  // each file's last unsynced write is torn into 512 B / 4 KiB pieces, some lost
 )
 
 // Fault triggers (for kill and pause).
@@ -102,8 +117,10 @@ const (
 
 // Fault is one fault injector of the scenario.
 type Fault struct {
-	Kind string `yaml:"kind"` // kill, pause, rlimit
+	Kind string `yaml:"kind"` // kill, pause, rlimit, power-loss
 	// Target: "producers", "consumers", "any", or a client name like "p1".
+	// For a power loss, whose operations trigger it (after, during,
+	// between); every client is killed whatever the target.
 	Target  string `yaml:"target"`
 	Trigger string `yaml:"trigger"`
 
@@ -121,6 +138,8 @@ type Fault struct {
 
 	PauseMS    int   `yaml:"pause_ms"`    // pause
 	FsizeBytes int64 `yaml:"fsize_bytes"` // rlimit
+	// Mode is a power loss's mode: lose-all, torn-seq or torn-op.
+	Mode string `yaml:"mode"`
 }
 
 // Gap distributions of random faults.

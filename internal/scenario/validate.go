@@ -69,7 +69,7 @@ const (
 )
 
 var (
-	checkNames     = []string{"integrity", "lost-write", "duplicate", "inconsistent-offsets", "producer-order", "realtime-order", "poll-order", "resume", "ack-once", "liveness"}
+	checkNames     = []string{"integrity", "lost-write", "durability", "duplicate", "inconsistent-offsets", "producer-order", "realtime-order", "poll-order", "resume", "ack-once", "liveness"}
 	histogramNames = []string{"append", "poll", "e2e"}
 )
 
@@ -342,50 +342,14 @@ func checkSize(v *validator, field string, n int) {
 // validateFault checks one fault against the kind/trigger matrix of
 // docs/SCENARIOS.md.
 func validateFault(v *validator, p string, f Fault, s *Scenario, roles map[string]string) {
-	v.oneOf(p+".kind", f.Kind, FaultKill, FaultPause, FaultRlimit)
-
-	// The target, and the roles it can reach.
-	var targetRoles []string
-	switch f.Target {
-	case "":
-		v.add(p+".target", `must be set: "producers", "consumers", "any", "server" or a client name`)
-	case TargetServer:
-		// The engine's server: not a client, so only random moments reach
-		// it, and a killed server must come back for the run to go on.
-		switch {
-		case f.Kind == FaultRlimit:
-			v.add(p+".kind", "rlimit cannot target the server (klcheck limits only the clients it starts)")
-		case f.Trigger != "" && f.Trigger != TriggerRandom:
-			v.add(p+".trigger", "the server is not a client: only trigger random reaches it, got %q", f.Trigger)
-		case f.Kind == FaultKill && !f.Restart:
-			v.add(p+".restart", "a killed server must be restarted (restart: true), or the run cannot go on")
-		}
-	case TargetProducers:
-		if len(s.Producers) == 0 {
-			v.add(p+".target", "the scenario has no producers")
-		}
-		targetRoles = []string{"producer"}
-	case TargetConsumers:
-		if len(s.Consumers) == 0 {
-			v.add(p+".target", "the scenario has no consumers")
-		}
-		targetRoles = []string{"consumer"}
-	case TargetAny:
-		targetRoles = []string{"producer", "consumer"}
-	default:
-		r, ok := roles[f.Target]
-		if !ok {
-			v.add(p+".target", "%q names no client of the scenario (clients: %s)", f.Target, strings.Join(sortedKeys(roles), ", "))
-		}
-		targetRoles = []string{r}
+	v.oneOf(p+".kind", f.Kind, FaultKill, FaultPause, FaultRlimit, FaultPowerLoss)
+	if f.Kind == FaultPowerLoss {
+		validatePowerLoss(v, p, f, s, roles)
+		return
 	}
-
-	v.nonNegative(p+".max_faults", int64(f.MaxFaults))
-	v.nonNegative(p+".restart_after_ms", int64(f.RestartAfterMS))
-	v.nonNegative(p+".after_ops", int64(f.AfterOps))
-	v.nonNegative(p+".max_delay_us", int64(f.MaxDelayUS))
-	v.nonNegative(p+".pause_ms", int64(f.PauseMS))
-	v.nonNegative(p+".fsize_bytes", f.FsizeBytes)
+	v.unset(p+".mode", f.Mode != "", "to kind "+f.Kind+" (only a power-loss has a mode)")
+	targetRoles := validateTarget(v, p, f, s, roles)
+	validateCounts(v, p, f)
 
 	if f.Kind == FaultRlimit {
 		v.atLeast(p+".fsize_bytes", f.FsizeBytes, 1)
@@ -419,10 +383,104 @@ func validateFault(v *validator, p string, f Fault, s *Scenario, roles map[strin
 		v.unset(p+".pause_ms", f.PauseMS != 0, "to kind kill")
 		v.unset(p+".restart_after_ms", f.RestartAfterMS != 0 && !f.Restart, "without restart: true")
 	}
+	validateTrigger(v, p, f, targetRoles)
+}
+
+// validateTarget checks a kill, pause or rlimit fault's target and returns
+// the roles it can reach.
+func validateTarget(v *validator, p string, f Fault, s *Scenario, roles map[string]string) []string {
+	switch f.Target {
+	case "":
+		v.add(p+".target", `must be set: "producers", "consumers", "any", "server" or a client name`)
+	case TargetServer:
+		// The engine's server: not a client, so only random moments reach
+		// it, and a killed server must come back for the run to go on.
+		switch {
+		case f.Kind == FaultRlimit:
+			v.add(p+".kind", "rlimit cannot target the server (klcheck limits only the clients it starts)")
+		case f.Trigger != "" && f.Trigger != TriggerRandom:
+			v.add(p+".trigger", "the server is not a client: only trigger random reaches it, got %q", f.Trigger)
+		case f.Kind == FaultKill && !f.Restart:
+			v.add(p+".restart", "a killed server must be restarted (restart: true), or the run cannot go on")
+		}
+	default:
+		return clientTargetRoles(v, p, f.Target, s, roles)
+	}
+	return nil
+}
+
+// clientTargetRoles checks a target that names clients (a set or one
+// client) and returns the roles it can reach.
+func clientTargetRoles(v *validator, p, target string, s *Scenario, roles map[string]string) []string {
+	switch target {
+	case TargetProducers:
+		if len(s.Producers) == 0 {
+			v.add(p+".target", "the scenario has no producers")
+		}
+		return []string{"producer"}
+	case TargetConsumers:
+		if len(s.Consumers) == 0 {
+			v.add(p+".target", "the scenario has no consumers")
+		}
+		return []string{"consumer"}
+	case TargetAny:
+		return []string{"producer", "consumer"}
+	}
+	r, ok := roles[target]
+	if !ok {
+		v.add(p+".target", "%q names no client of the scenario (clients: %s)", target, strings.Join(sortedKeys(roles), ", "))
+	}
+	return []string{r}
+}
+
+// validateCounts checks the numeric fields every fault may carry.
+func validateCounts(v *validator, p string, f Fault) {
+	v.nonNegative(p+".max_faults", int64(f.MaxFaults))
+	v.nonNegative(p+".restart_after_ms", int64(f.RestartAfterMS))
+	v.nonNegative(p+".after_ops", int64(f.AfterOps))
+	v.nonNegative(p+".max_delay_us", int64(f.MaxDelayUS))
+	v.nonNegative(p+".pause_ms", int64(f.PauseMS))
+	v.nonNegative(p+".fsize_bytes", f.FsizeBytes)
+}
+
+// validatePowerLoss checks a power-loss fault. It hits the whole machine:
+// a target only says whose operations trigger it (after, during, between),
+// every client and the server are killed and always restarted, and
+// restart_after_ms is how long the machine stays down.
+func validatePowerLoss(v *validator, p string, f Fault, s *Scenario, roles map[string]string) {
+	if f.Mode == "" {
+		v.add(p+".mode", "must be set for kind power-loss: %s, %s or %s", ModeLoseAll, ModeTornSeq, ModeTornOp)
+	} else {
+		v.oneOf(p+".mode", f.Mode, ModeLoseAll, ModeTornSeq, ModeTornOp)
+	}
+	validateCounts(v, p, f)
+	why := "to kind power-loss"
+	v.unset(p+".restart", f.Restart, why+" (every client and the server always restart after a power loss)")
+	v.unset(p+".pause_ms", f.PauseMS != 0, why)
+	v.unset(p+".fsize_bytes", f.FsizeBytes != 0, why)
+	var targetRoles []string
+	switch f.Trigger {
+	case TriggerRandom, TriggerRotation:
+		v.unset(p+".target", f.Target != "", "to a power loss on trigger "+f.Trigger+": it hits the whole machine")
+	default:
+		switch f.Target {
+		case "":
+			targetRoles = []string{"producer", "consumer"} // any client's operations
+		case TargetServer:
+			v.add(p+".target", "a power loss always takes the server down with the clients; target names whose operations trigger it (producers, consumers, any or a client)")
+		default:
+			targetRoles = clientTargetRoles(v, p, f.Target, s, roles)
+		}
+	}
+	validateTrigger(v, p, f, targetRoles)
+}
+
+// validateTrigger checks a kill, pause or power-loss fault's trigger and
+// the fields that go with it.
+func validateTrigger(v *validator, p string, f Fault, targetRoles []string) {
 	if f.Probability < 0 || f.Probability > 1 {
 		v.add(p+".probability", "must be in [0, 1], got %g", f.Probability)
 	}
-
 	v.oneOf(p+".trigger", f.Trigger, TriggerRandom, TriggerAfterOps, TriggerDuring, TriggerBetween, TriggerRotation)
 	why := "to trigger " + f.Trigger
 	switch f.Trigger {
