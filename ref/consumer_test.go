@@ -199,7 +199,7 @@ func TestHalfDoneRotationIsRepaired(t *testing.T) {
 				require.NoError(t, tp.appendSeal(0))
 			}
 			if tc.created {
-				require.NoError(t, tp.createChunk(1, 3))
+				require.NoError(t, tp.createChunk(1, 3, false))
 			}
 			c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest})
 			require.NoError(t, err)

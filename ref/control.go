@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -57,12 +58,17 @@ func (c *control) maxRecord() int { return int(c.word(maxRecAt).Load()) }
 
 // raiseMaxRecord makes maxRecord at least n. It only grows, so every
 // reader's limit covers every producer's, whatever their options.
-func (c *control) raiseMaxRecord(n int) {
+// A raise is synced, so that a record written under the new limit is
+// never readable only under a limit a power loss took back.
+func (c *control) raiseMaxRecord(n int) error {
 	w := c.word(maxRecAt)
 	for {
 		old := w.Load()
-		if old >= uint64(n) || w.CompareAndSwap(old, uint64(n)) {
-			return
+		if old >= uint64(n) {
+			return nil
+		}
+		if w.CompareAndSwap(old, uint64(n)) {
+			return c.sync()
 		}
 	}
 }
@@ -87,6 +93,15 @@ func (c *control) close() error {
 func openControl(topicDir string, initialGen func() (gen uint64, maxRecord int, err error)) (*control, error) {
 	path := filepath.Join(topicDir, controlName)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err == nil && controlLost(f) {
+		// A power loss kept the control file's name but not its bytes
+		// (short, or zeros): nothing in it can be trusted, and it holds
+		// nothing the chunks do not say. Move it aside and rebuild it; a
+		// process racing to do the same finds it gone or rebuilt.
+		f.Close()
+		_ = os.Rename(path, fmt.Sprintf("%s.lost-%d", path, time.Now().UnixNano()))
+		f, err = os.OpenFile(path, os.O_RDWR, 0)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		gen, maxRec, gerr := initialGen()
 		if gerr != nil {
@@ -96,7 +111,10 @@ func openControl(topicDir string, initialGen func() (gen uint64, maxRecord int, 
 		copy(page[:], controlMagic)
 		binary.LittleEndian.PutUint64(page[genAt:], gen)
 		binary.LittleEndian.PutUint64(page[maxRecAt:], uint64(maxRec))
-		if cerr := createAtomically(topicDir, controlName, page[:], false); cerr != nil && !errors.Is(cerr, os.ErrExist) {
+		// Synced in every mode: it is made once, and a control file whose
+		// name survives a power loss without its bytes would stop every
+		// producer.
+		if cerr := createAtomically(topicDir, controlName, page[:], true); cerr != nil && !errors.Is(cerr, os.ErrExist) {
 			return nil, fmt.Errorf("create control file: %w", cerr)
 		}
 		f, err = os.OpenFile(path, os.O_RDWR, 0)
@@ -121,6 +139,34 @@ func openControl(topicDir string, initialGen func() (gen uint64, maxRecord int, 
 		return nil, fmt.Errorf("control file %s: bad magic %q", path, mem[:8])
 	}
 	return &control{mem: mem}, nil
+}
+
+// controlLost says whether f is a control file a power loss destroyed:
+// shorter than a page, or without its magic because its bytes read as
+// zeros. (Any other content is someone else's file, and an error.)
+func controlLost(f *os.File) bool {
+	st, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	if st.Size() < controlSize {
+		return true
+	}
+	var magic [8]byte
+	n, _ := f.ReadAt(magic[:], 0)
+	return n == len(magic) && magic == [8]byte{}
+}
+
+// sync writes the control page to stable storage. Rotation calls it, in
+// every fsync mode, so that after a power loss gen is never behind a seal
+// or a chunk deletion that survived: a gen that said chunk c was active
+// while c's seal survived would let producers append after the seal,
+// records that no reader ever delivers.
+func (c *control) sync() error {
+	if err := unix.Msync(c.mem, unix.MS_SYNC); err != nil {
+		return fmt.Errorf("sync control file: %w", err)
+	}
+	return nil
 }
 
 // createAtomically makes dir/name appear with exactly data in it, or not at

@@ -40,7 +40,7 @@ func openGroup(t *Topic, name string) (*group, error) {
 		return nil, err
 	}
 	dir := filepath.Join(t.dir, groupsDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := ensureDir(dir, t.opts.Fsync != FsyncNever); err != nil {
 		return nil, fmt.Errorf("group %s: %w", name, err)
 	}
 	lock := filepath.Join(dir, name+".lock")

@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 		os.Exit(helperProducer())
 	case "seekwrite":
 		os.Exit(helperSeekWriter())
+	case "drain":
+		os.Exit(helperDrain())
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper")
 		os.Exit(3)
@@ -76,6 +78,8 @@ func helperOptions() Options {
 		ChunkBytes:    int64(envInt("KLREF_CHUNK_BYTES")),
 		RetainChunks:  envInt("KLREF_RETAIN_CHUNKS"),
 		MaxRecordSize: envInt("KLREF_MAX_RECORD"),
+		Fsync:         FsyncMode(os.Getenv("KLREF_FSYNC")),
+		AllowUnsafeFS: os.Getenv("KLREF_ALLOW_UNSAFE_FS") != "",
 	}
 }
 
@@ -238,4 +242,62 @@ func (p *proc) wait(t testing.TB, timeout time.Duration) error {
 
 func (p *proc) kill() {
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+}
+
+// helperDrain opens the topic, prints every record it can read now as
+// "rec OFFSET VALUE", appends KLREF_AFTER records from producer "after",
+// and prints what it reads then, followed by "end". It reads in a process
+// of its own because the test process may be the one serving the FUSE
+// mount the topic is on, and a process must not fault on a mapping of a
+// FUSE file it serves itself (the control file is mapped): Go's
+// stop-the-world would wait for the faulting thread, which waits for the
+// server, which cannot run.
+func helperDrain() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, err); return 2 }
+	tp, err := Open(os.Getenv("KLREF_DIR"), "t", helperOptions())
+	if err != nil {
+		return fail(err)
+	}
+	defer tp.Close()
+	c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest, Wait: WaitPoll})
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	drain := func() error {
+		for {
+			recs, err := c.TryPoll(1000)
+			if err != nil {
+				return err
+			}
+			if len(recs) == 0 {
+				return nil
+			}
+			for _, r := range recs {
+				fmt.Fprintf(w, "rec %d %s\n", r.Offset, r.Value)
+			}
+		}
+	}
+	if err := drain(); err != nil {
+		return fail(err)
+	}
+	p, err := tp.NewProducer()
+	if err != nil {
+		return fail(err)
+	}
+	for i := range envInt("KLREF_AFTER") {
+		if _, err := p.Append(testPayload("after", i, 120)); err != nil {
+			return fail(err)
+		}
+	}
+	if err := p.Close(); err != nil {
+		return fail(err)
+	}
+	if err := drain(); err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(w, "end")
+	return 0
 }

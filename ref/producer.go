@@ -55,7 +55,9 @@ type Producer struct {
 func (t *Topic) NewProducer() (*Producer, error) {
 	// Readers learn the record limit from the control file, so a record
 	// this producer accepts is one every reader can read.
-	t.ctl.raiseMaxRecord(t.opts.MaxRecordSize)
+	if err := t.ctl.raiseMaxRecord(t.opts.MaxRecordSize); err != nil {
+		return nil, fmt.Errorf("topic %s: %w", t.name, err)
+	}
 	p := &Producer{t: t, fd: -1, now: func() int64 { return time.Now().UnixNano() }}
 	if t.opts.Fsync == FsyncInterval {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})

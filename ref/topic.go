@@ -50,7 +50,7 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 			return nil, err
 		}
 	}
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+	if err := ensureDir(t.dir, o.Fsync != FsyncNever); err != nil {
 		return nil, fmt.Errorf("topic %s: %w", name, err)
 	}
 	if !o.AllowUnsafeFS {
@@ -64,7 +64,87 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("topic %s: %w", name, err)
 	}
+	if err := t.checkGen(); err != nil {
+		t.ctl.close()
+		return nil, fmt.Errorf("topic %s: %w", name, err)
+	}
 	return t, nil
+}
+
+// ensureDir makes dir and its missing parents, and syncs the parent of
+// each directory it makes, so that the topic does not vanish whole in a
+// power loss. With always it also syncs dir's parent when dir was there
+// already: the process that made it may have died before syncing it.
+func ensureDir(dir string, always bool) error {
+	st, err := os.Stat(dir)
+	if err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		if always {
+			return syncDir(filepath.Dir(dir))
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := ensureDir(parent, false); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// checkGen repairs a control file that disagrees with the chunks, as a
+// power loss (or an operator restoring files) can leave it: gen names a
+// chunk that is not there, or is behind a chunk that is. It costs one or
+// two access(2) calls when they agree.
+func (t *Topic) checkGen() error {
+	g := t.ctl.gen()
+	c := g / 2
+	if t.chunkExists(c) {
+		if g%2 == 0 && t.chunkExists(c+1) {
+			// Chunk c+1 was created, so c was being sealed: let the
+			// rotation be finished, as after any rotator's death.
+			t.ctl.casGen(g, g+1)
+		}
+		return nil
+	}
+	chunks, err := t.chunks()
+	if err != nil {
+		return err
+	}
+	if len(chunks) == 0 {
+		return fmt.Errorf("control file says chunk %d is active, but the topic holds no chunk", c)
+	}
+	last := chunks[len(chunks)-1]
+	if last > c {
+		want := 2 * last
+		if _, _, sealed, err := t.sealInfo(last); err == nil && sealed {
+			want++
+		}
+		for cur := t.ctl.gen(); cur < want && !t.ctl.casGen(cur, want); cur = t.ctl.gen() {
+		}
+		return nil
+	}
+	// The active chunk was lost (its creation was never durable): make it
+	// again, numbered on from the last chunk there is, so producers can go
+	// on. Readers find the chunks between gone, as after retention.
+	base, err := t.chunkBase(last)
+	if err != nil {
+		return err
+	}
+	_, count, _, err := t.sealInfo(last)
+	if err != nil {
+		return err
+	}
+	return t.createChunk(c, base+count, true)
 }
 
 // mustExist returns an error wrapping ErrNoTopic unless the topic directory
@@ -106,7 +186,7 @@ func (t *Topic) initialGen() (uint64, int, error) {
 	}
 	maxRec := maxMaxRecordSize
 	if len(chunks) == 0 {
-		if err := t.createChunk(0, 0); err != nil {
+		if err := t.createChunk(0, 0, true); err != nil {
 			return 0, 0, err
 		}
 		chunks, maxRec = []uint64{0}, 0
@@ -184,11 +264,12 @@ type chunkHeader struct {
 }
 
 // createChunk makes chunk n appear with its header record, atomically. It
-// is not an error if another process created it first.
-func (t *Topic) createChunk(n uint64, base int64) error {
+// is not an error if another process created it first. With sync, the
+// chunk and its directory entry are made durable before it returns.
+func (t *Topic) createChunk(n uint64, base int64, sync bool) error {
 	payload, _ := json.Marshal(chunkHeader{Chunk: n, Base: base})
 	data := appendFrame(nil, kindHeader, time.Now().UnixNano(), payload)
-	err := createAtomically(t.dir, chunkName(n), data, t.opts.Fsync != FsyncNever)
+	err := createAtomically(t.dir, chunkName(n), data, sync)
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("create chunk %d: %w", n, err)
 	}
@@ -378,6 +459,11 @@ func (t *Topic) finishRotation(c uint64) error {
 		return err
 	}
 	if !sealed {
+		// gen = 2c+1 is durable before any seal is, so that no power loss
+		// leaves a seal under a gen that says c is active.
+		if err := t.ctl.sync(); err != nil {
+			return err
+		}
 		if err := t.appendSeal(c); err != nil {
 			return err
 		}
@@ -390,11 +476,18 @@ func (t *Topic) finishRotation(c uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := t.createChunk(c+1, base+count); err != nil {
+	// The new chunk is durable before gen names it, in every mode: a
+	// power loss must not leave a gen whose active chunk is gone.
+	if err := t.createChunk(c+1, base+count, true); err != nil {
 		return err
 	}
 	if t.ctl.casGen(2*c+1, 2*c+2) {
 		t.ctl.resetCounts()
+		// Durable before retention deletes anything, so that no power loss
+		// leaves a gen naming a deleted chunk.
+		if err := t.ctl.sync(); err != nil {
+			return err
+		}
 		return t.applyRetention(c + 1)
 	}
 	return nil

@@ -72,6 +72,15 @@
 // Options.MaxWrite or starts inside a page that is not in its cache; then
 // the head up to the page boundary comes first, as a request of its own.
 //
+// The process that mounts lazyfs serves it: it must not fault on a shared
+// mapping of a file on the mount (ref maps its control file, so it must
+// not open a topic there in-process). A page fault is not a system call:
+// the faulting thread keeps its P and blocks until the server answers,
+// and a garbage collection's stop-the-world then waits for that thread
+// while the server's goroutines wait for the world to start again. A
+// -race run of a test that did this hung, and its process could not even
+// exit. Run whatever uses the files in other processes, as klcheck does.
+//
 // Writes that would bypass the record are refused or diverted: O_TMPFILE
 // fails with EOPNOTSUPP, ioctl with ENOTTY, and copy_file_range falls back
 // to plain reads and writes. Kernel FUSE passthrough is switched off. The
