@@ -187,3 +187,27 @@ func BenchmarkUnquoteJSON(b *testing.B) {
 		})
 	}
 }
+
+// TestPlainASCII checks the one-pass test against the obvious loop, for
+// every byte value at every position of words and tails.
+func TestPlainASCII(t *testing.T) {
+	naive := func(s []byte) bool {
+		for _, c := range s {
+			if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range []int{0, 1, 7, 8, 9, 16, 23} {
+		for pos := range n {
+			for c := range 256 {
+				s := bytes.Repeat([]byte("a"), n)
+				s[pos] = byte(c)
+				if got, want := plainASCII(s), naive(s); got != want {
+					t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
