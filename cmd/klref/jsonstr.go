@@ -210,17 +210,24 @@ const (
 )
 
 // plainASCII says whether s holds only printable ASCII other than '"' and
-// '\\': a JSON string body that decodes to itself. Eight bytes at a time,
-// one test per word (a zero byte of x^c is a byte equal to c).
+// '\\': a JSON string body that decodes to itself. Sixteen bytes at a
+// time: for a word x whose bytes are all below 0x80 (x's own top bits
+// say), a byte of x-0x20.. has its top bit set exactly when it is below
+// 0x20, and one of (x^c)-0x01.. exactly when it equals c, except where a
+// borrow comes from such a byte below it, which is bad anyway.
 func plainASCII(s []byte) bool {
-	hasZero := func(x uint64) uint64 { return (x - ones) &^ x }
-	var bad uint64
+	const q, bs = ones * '"', ones * '\\'
+	bad := func(x uint64) uint64 { return x | (x - ones*0x20) | ((x ^ q) - ones) | ((x ^ bs) - ones) }
+	var acc uint64
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		bad |= x | (x-ones*0x20)&^x | hasZero(x^(ones*'"')) | hasZero(x^(ones*'\\'))
+	for ; i+16 <= len(s); i += 16 {
+		acc |= bad(binary.LittleEndian.Uint64(s[i:])) | bad(binary.LittleEndian.Uint64(s[i+8:]))
 	}
-	if bad&highs != 0 {
+	if i+8 <= len(s) {
+		acc |= bad(binary.LittleEndian.Uint64(s[i:]))
+		i += 8
+	}
+	if acc&highs != 0 {
 		return false
 	}
 	for ; i < len(s); i++ {
