@@ -62,6 +62,9 @@ const (
 	FsyncInterval = "interval" // optional extension; implementations may answer "unsupported"
 )
 
+// FilesystemLazyFS is Request.Filesystem for a dir on klcheck's lazyfs.
+const FilesystemLazyFS = "lazyfs"
+
 // Error codes of a failed reply.
 const (
 	// CodeUnsupported on init: the implementation lacks a feature the scenario
@@ -99,6 +102,12 @@ type Request struct {
 	Group  string  `json:"group,omitempty"`
 	Start  string  `json:"start,omitempty"`
 	Config *Config `json:"config,omitempty"`
+	// Filesystem, when set, says what dir is on. FilesystemLazyFS: klcheck's
+	// lazyfs, a FUSE pass-through that simulates power loss, on which
+	// appends from processes of one machine do not interleave (see
+	// docs/LAZYFS.md). An implementation that refuses FUSE for the sake of
+	// O_APPEND atomicity may accept this one.
+	Filesystem string `json:"filesystem,omitempty"`
 
 	// append
 	Values []string `json:"values,omitzero"`
