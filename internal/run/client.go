@@ -37,6 +37,9 @@ var (
 	errKilled = errors.New("client killed by the harness")
 	// errStopped: the run is over (its context ended).
 	errStopped = errors.New("run stopped")
+	// errUnrecoverable: the client could not start again after a power
+	// loss (recorded as history.FUnrecoverable); it is not started again.
+	errUnrecoverable = errors.New("client cannot start after a power loss")
 )
 
 // skipError is an init answered with "unsupported": the scenario is
@@ -109,9 +112,15 @@ func (c *client) startSession(ctx context.Context, start string) error {
 		return r.outputError(fmt.Errorf("client %s: %w", c.name, err))
 	}
 	r.addLog(log)
+	// No process starts while the machine is down (a power loss holds the
+	// gate); one that started is registered before a power loss can look
+	// for processes to kill.
+	r.gate.RLock()
+	lossesBefore := r.machine.lost()
 	at := r.rec.now()
 	p, err := startProcess(r.impl.Argv, c.fsize, log, false)
 	if err != nil {
+		r.gate.RUnlock()
 		err = fmt.Errorf("start client %s: %w", c.name, err)
 		return &HarnessError{Scenario: r.sc.Name, Client: c.name, Session: sess, Kind: "start",
 			Detail: fmt.Sprintf("cannot start the implementation: %v", err), Impl: r.impl.String(), Err: err}
@@ -126,6 +135,7 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	p.conn = c.conn
 	p.mu.Unlock()
 	c.mu.Unlock()
+	r.gate.RUnlock()
 	op := c.op(history.FStart, sess)
 	op.Invoke, op.Complete, op.Outcome = at, r.rec.now(), history.OK
 	op.Error = fmt.Sprintf("pid %d", p.pid)
@@ -138,8 +148,21 @@ func (c *client) startSession(ctx context.Context, start string) error {
 	cfg := r.config
 	req := &protocol.Request{Op: protocol.OpInit, Dir: r.topicRoot, Topic: r.topic, Client: c.name,
 		Role: c.role, Group: c.group, Start: start, Config: &cfg}
+	if r.machine != nil {
+		req.Filesystem = protocol.FilesystemLazyFS
+	}
 	initAt := time.Now()
 	rep, err := c.call(ctx, req)
+	var he *HarnessError
+	if lossesBefore > 0 && errors.As(err, &he) && recoveryFailure(he.Kind) {
+		// It died or hung on its way up after a power loss: it cannot
+		// recover, which is an anomaly, not a harness error.
+		detail := fmt.Sprintf("init %s: %s (%s)", he.Kind, he.Detail, he.ExitStatus)
+		if len(he.StderrTail) > 0 {
+			detail += "; its stderr ends: " + he.StderrTail[len(he.StderrTail)-1]
+		}
+		return c.unrecoverable(sess, at, detail)
+	}
 	if err != nil {
 		return err
 	}
@@ -152,11 +175,37 @@ func (c *client) startSession(ctx context.Context, start string) error {
 			// killed or stopped: try again once the server is back.
 			return c.excusedFailure(p, "init was refused"+refusal(rep.Code, rep.Error))
 		}
+		if lossesBefore > 0 {
+			return c.unrecoverable(sess, at, "init was refused"+refusal(rep.Code, rep.Error))
+		}
 		return c.failure(p, fmt.Sprintf("init request %d", req.ID), "init-failed",
 			"init was refused"+refusal(rep.Code, rep.Error), nil)
 	}
 	r.setImplName(rep.Impl)
 	return nil
+}
+
+// recoveryFailure tells whether a failed init is what an implementation
+// that cannot recover from a power loss does: it exits, or hangs.
+func recoveryFailure(kind string) bool {
+	switch protocol.FailureKind(kind) {
+	case protocol.FailEOF, protocol.FailTimeout, protocol.FailWrite:
+		return true
+	}
+	return false
+}
+
+// unrecoverable ends a client that could not start again after a power
+// loss: it records history.FUnrecoverable and stops the process.
+func (c *client) unrecoverable(sess int, at int64, detail string) error {
+	if p := c.current(); p != nil {
+		p.reap(reapTimeout)
+	}
+	op := c.op(history.FUnrecoverable, sess)
+	op.Invoke, op.Complete, op.Outcome, op.Error = at, c.r.rec.now(), history.OK, detail
+	c.r.rec.add(op, "")
+	c.r.logf("client %s#%d cannot start after a power loss: %s", c.name, sess, detail)
+	return errUnrecoverable
 }
 
 // An implementation's ok:false reply carries a code (protocol.Conn makes a
@@ -436,7 +485,7 @@ func (c *client) afterError(ctx context.Context, err error) (bool, error) {
 			return false, nil
 		}
 		return sleepCtx(ctx, plan.after), nil
-	case errors.Is(err, errStopped):
+	case errors.Is(err, errStopped), errors.Is(err, errUnrecoverable):
 		return false, nil
 	default:
 		return false, err

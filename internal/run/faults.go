@@ -34,6 +34,9 @@ func (fs *faultState) matches(c *client) bool {
 		return false
 	}
 	switch fs.f.Target {
+	case "":
+		// A power loss on any client's operations.
+		return fs.f.Kind == scenario.FaultPowerLoss
 	case scenario.TargetProducers:
 		return c.role == roleProducer
 	case scenario.TargetConsumers:
@@ -115,19 +118,25 @@ func (fs *faultState) plan() *restartPlan {
 	return &restartPlan{after: time.Duration(fs.f.RestartAfterMS) * time.Millisecond}
 }
 
-// apply kills or pauses process p of client c; it reports whether p was
-// killed.
+// apply kills or pauses process p of client c, or takes the whole machine
+// down (a power loss, which kills p too); it reports whether p was killed.
+// The fault has fired (tryFire).
 func (fs *faultState) apply(c *client, p *process, reason string) bool {
 	switch fs.f.Kind {
 	case scenario.FaultKill:
 		return c.kill(p, reason, fs.plan())
 	case scenario.FaultPause:
 		c.pause(p, reason, time.Duration(fs.f.PauseMS)*time.Millisecond)
+	case scenario.FaultPowerLoss:
+		if !c.r.faultsLive() {
+			return false
+		}
+		return c.r.powerLoss(fs, fmt.Sprintf("%s %s", c.name, reason)) && p.killed.Load()
 	}
 	return false
 }
 
-// faultSet holds a run's kill and pause injectors.
+// faultSet holds a run's kill, pause and power-loss injectors.
 type faultSet struct {
 	faults []*faultState
 }
@@ -135,7 +144,7 @@ type faultSet struct {
 func newFaultSet(sc *scenario.Scenario) *faultSet {
 	s := &faultSet{}
 	for i, f := range sc.Faults {
-		if f.Kind == scenario.FaultKill || f.Kind == scenario.FaultPause {
+		if f.Kind == scenario.FaultKill || f.Kind == scenario.FaultPause || f.Kind == scenario.FaultPowerLoss {
 			s.faults = append(s.faults, newFaultState(i, f, sc.Seed))
 		}
 	}
@@ -157,8 +166,12 @@ func (s *faultSet) armDuring(c *client, op string) *armed {
 		if fs.f.Trigger != scenario.TriggerDuring || fs.f.Op != op || !fs.matches(c) {
 			continue
 		}
+		if fs.f.Kind == scenario.FaultPowerLoss && c.r.machine.inProgress() {
+			continue
+		}
 		if fs.tryFire() {
-			return &armed{fs: fs, delay: fs.delay(), kill: fs.f.Kind == scenario.FaultKill, done: make(chan struct{})}
+			kill := fs.f.Kind == scenario.FaultKill || fs.f.Kind == scenario.FaultPowerLoss
+			return &armed{fs: fs, delay: fs.delay(), kill: kill, done: make(chan struct{})}
 		}
 	}
 	return nil
@@ -205,6 +218,9 @@ func (s *faultSet) afterReply(c *client, p *process, op string, opCount, total i
 		default:
 			continue
 		}
+		if fs.f.Kind == scenario.FaultPowerLoss && c.r.machine.inProgress() {
+			continue
+		}
 		if fs.tryFire() && fs.apply(c, p, reason) {
 			return true
 		}
@@ -223,6 +239,10 @@ func (r *runner) randomLoop(ctx context.Context, fs *faultState) {
 			if r.server != nil {
 				r.wrap(r.server.fault(fs, "random"))
 			}
+			continue
+		}
+		if fs.f.Kind == scenario.FaultPowerLoss {
+			r.firePowerLoss(fs, "at random")
 			continue
 		}
 		r.fireAtRandomTarget(fs, "random")
@@ -255,9 +275,24 @@ func (r *runner) fireAtRandomTarget(fs *faultState, reason string) {
 // onRotation is called by the rotation watch for each new chunk file.
 func (r *runner) onRotation(name string) {
 	for _, fs := range r.faults.faults {
-		if fs.f.Trigger == scenario.TriggerRotation && !fs.exhausted() {
-			r.fireAtRandomTarget(fs, "on rotation: new chunk file "+name)
+		if fs.f.Trigger != scenario.TriggerRotation || fs.exhausted() {
+			continue
 		}
+		reason := "on rotation: new chunk file " + name
+		if fs.f.Kind == scenario.FaultPowerLoss {
+			// On a goroutine of its own: the power loss stops this watch
+			// and starts a new one.
+			if r.machine.inProgress() || !r.faultsLive() || !fs.tryFire() {
+				continue
+			}
+			r.bg.Add(1)
+			go func() {
+				defer r.bg.Done()
+				r.powerLoss(fs, reason)
+			}()
+			continue
+		}
+		r.fireAtRandomTarget(fs, reason)
 	}
 }
 

@@ -64,6 +64,18 @@ func (i Impl) IsRef() bool {
 	return i.Spec == "" || i.Spec == RefImpl || strings.HasPrefix(i.Spec, RefImpl+":")
 }
 
+// IsEngine reports whether i is an engine URL (SCHEME://…) that a
+// registered EngineFunc resolved: its clients keep no data of their own.
+func (i Impl) IsEngine() bool {
+	scheme, _, ok := strings.Cut(strings.TrimSpace(i.Spec), "://")
+	if !ok || scheme == "" {
+		return false
+	}
+	enginesMu.Lock()
+	defer enginesMu.Unlock()
+	return engines[scheme] != nil
+}
+
 // ResolveImpl turns an --impl value into a command line:
 //
 //   - "" or "ref": self with the single argument "adapter" (the reference);

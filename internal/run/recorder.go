@@ -95,7 +95,10 @@ type recorder struct {
 	spilled  int   // ops in the spill file
 	spillErr error // the spill file could not be written: the history is incomplete
 
-	knownEnd atomic.Int64 // the highest offset any poll delivered (-1: none)
+	knownEnd atomic.Int64 // the highest offset any poll delivered since the last power loss (-1: none)
+	// lastLoss is the invoke time of the last power loss (-1: none): polls
+	// invoked before it say nothing of the log that is left.
+	lastLoss atomic.Int64
 }
 
 func newRecorder(start time.Time, hists []string) *recorder {
@@ -109,7 +112,15 @@ func newRecorder(start time.Time, hists []string) *recorder {
 		r.hists[n] = hdrhistogram.New(1, maxLatency, 3)
 	}
 	r.knownEnd.Store(-1)
+	r.lastLoss.Store(-1)
 	return r
+}
+
+// powerLoss notes a power loss invoked at at: the log may have lost its
+// tail, so knownEnd starts again from what later polls deliver.
+func (r *recorder) powerLoss(at int64) {
+	r.lastLoss.Store(at)
+	r.knownEnd.Store(-1)
 }
 
 // spill makes the recorder write its history to path whenever it holds
@@ -157,7 +168,7 @@ func (r *recorder) noteSent(ids []values.ID, at int64) {
 // derived data. errType classifies a failed or indeterminate op ("" for
 // none).
 func (r *recorder) add(op history.Op, errType string) history.Op {
-	if op.F == history.FPoll {
+	if op.F == history.FPoll && op.Invoke > r.lastLoss.Load() {
 		for _, rec := range op.Records {
 			for {
 				cur := r.knownEnd.Load()
@@ -224,6 +235,8 @@ func (r *recorder) add(op history.Op, errType string) history.Op {
 		c.Starts++
 	case history.FStuck:
 		c.Stuck++
+	case history.FPowerLoss:
+		c.PowerLosses++
 	}
 	switch op.Outcome {
 	case history.Fail:

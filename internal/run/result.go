@@ -16,7 +16,9 @@ const (
 	StatusPass Status = "pass"
 	// StatusFail: a check found an anomaly.
 	StatusFail Status = "fail"
-	// StatusSkip: the implementation answered init with "unsupported".
+	// StatusSkip: the implementation answered init with "unsupported", or
+	// the scenario cannot run here (a server fault without --server, a
+	// power loss without lazyfs).
 	StatusSkip Status = "skip"
 	// StatusError: a harness error (see HarnessError); nothing was judged.
 	StatusError Status = "error"
@@ -37,6 +39,7 @@ type Counts struct {
 	Kills         int `json:"kills"`         // SIGKILLs sent by faults
 	Pauses        int `json:"pauses"`        // SIGSTOPs sent by faults
 	Stuck         int `json:"stuck"`         // readers found stuck
+	PowerLosses   int `json:"power_losses"`  // simulated power losses
 }
 
 // Latency summarizes one latency histogram, in nanoseconds.
@@ -79,6 +82,9 @@ type Result struct {
 	// Latency holds the append, poll and e2e histograms' summaries.
 	Latency    map[string]Latency `json:"latency"`
 	ErrorTypes []ErrorType        `json:"error_types,omitempty"`
+	// PowerLosses are the simulated power losses of the run, in order
+	// (the checks' durability result says what they took).
+	PowerLosses []PowerLossResult `json:"power_losses,omitempty"`
 	// TopicDir is the scenario's topic directory (removed unless kept).
 	TopicDir string `json:"topic_dir"`
 	// OutDir is where the history and client logs were written ("" for

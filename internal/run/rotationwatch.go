@@ -160,3 +160,30 @@ func (w *rotationWatch) stop() {
 	_ = w.f.Close()
 	<-w.done
 }
+
+// startRotationWatch starts the run's rotation watch on the topic root.
+func (r *runner) startRotationWatch() error {
+	w, err := startRotationWatch(r.topicRoot, r.onRotation)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.rotation = w
+	r.mu.Unlock()
+	return nil
+}
+
+// stopRotationWatch stops the run's rotation watch, if one runs; it
+// reports whether one did. It must not be called from the watch's own
+// goroutine (onRotation).
+func (r *runner) stopRotationWatch() bool {
+	r.mu.Lock()
+	w := r.rotation
+	r.rotation = nil
+	r.mu.Unlock()
+	if w == nil {
+		return false
+	}
+	w.stop()
+	return true
+}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/kafka-lite/kafka-lite/internal/check"
 	"github.com/kafka-lite/kafka-lite/internal/history"
+	"github.com/kafka-lite/kafka-lite/internal/lazyfs"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
 	"github.com/kafka-lite/kafka-lite/internal/scenario"
 )
@@ -80,6 +81,16 @@ type runner struct {
 	cancel        context.CancelFunc // ends the whole run
 	producersDone chan struct{}
 
+	// machine is the lazy file system of a scenario with power-loss faults
+	// (nil otherwise). gate is held for reading while a client process
+	// starts and while a server fault runs, and for writing by a power
+	// loss, so that nothing starts while the machine is down.
+	machine *machine
+	gate    sync.RWMutex
+	// bg counts the power losses fired from the rotation watch, which
+	// run on their own goroutines.
+	bg sync.WaitGroup
+
 	mu       sync.Mutex
 	implName string
 	firstErr error
@@ -87,6 +98,10 @@ type runner struct {
 	clients  []*client
 	nclients int
 	curPhase string
+	// faultCtx ends when the main phase's faults must stop firing (nil
+	// before the main phase); rotation is the running rotation watch.
+	faultCtx context.Context
+	rotation *rotationWatch
 }
 
 // Run runs scenario sc (scaled for opts.Quick, with opts' seed) against
@@ -140,19 +155,29 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		return res, nil
 	}
 
+	lossy := powerLossFaults(sc)
+	if lossy {
+		if why := powerLossSkip(opts); why != "" {
+			res.Status, res.Reason = StatusSkip, why
+			return res, nil
+		}
+	}
+
 	dir, err := os.MkdirTemp(opts.TempDir, "klcheck-"+sc.Name+"-")
 	if err != nil {
 		he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
 		res.Status, res.Reason = StatusError, he.Error()
 		return res, he
 	}
-	// Clients get dir/data; anything else that appears in dir was written
-	// outside the directory they were given.
+	// Clients get dir/data (dir/mnt/data on lazyfs); anything else that
+	// appears in dir was written outside the directory they were given.
 	data := filepath.Join(dir, dataDirName)
-	if err := os.Mkdir(data, 0o755); err != nil {
-		he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
-		res.Status, res.Reason = StatusError, he.Error()
-		return res, he
+	if !lossy {
+		if err := os.Mkdir(data, 0o755); err != nil {
+			he := &HarnessError{Scenario: sc.Name, Kind: "output", Detail: fmt.Sprintf("create the topic directory: %v", err), Err: err}
+			res.Status, res.Reason = StatusError, he.Error()
+			return res, he
+		}
 	}
 	r.topicRoot, res.TopicDir = data, data
 	if !opts.Keep {
@@ -162,6 +187,36 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 				r.logf("remove %s: %v", dir, rmErr)
 			}
 		}()
+	}
+	if lossy {
+		m, merr := mountMachine(dir, opts.Server != nil)
+		if merr != nil {
+			he := &HarnessError{Scenario: sc.Name, Kind: "start", Detail: fmt.Sprintf("mount lazyfs for the power losses: %v", merr), Err: merr}
+			res.Status, res.Reason = StatusError, he.Error()
+			return res, he
+		}
+		r.machine = m
+		r.topicRoot = filepath.Join(m.mountpoint(), dataDirName)
+		// After the unmount the mount point is empty: what survived is
+		// in the backing directory.
+		res.TopicDir = filepath.Join(m.backing, dataDirName)
+		defer func() {
+			// Every process on the mount must be gone first; the server's
+			// deferred stop ran already.
+			r.procs.killAll(reapTimeout)
+			if r.server != nil {
+				r.server.stop()
+			}
+			if uerr := m.fs.Unmount(); uerr != nil {
+				he := &HarnessError{Scenario: sc.Name, Kind: "internal", Detail: fmt.Sprintf("unmount lazyfs: %v", uerr), Err: uerr}
+				if err == nil {
+					res.Status, res.Reason, err = StatusError, he.Error(), he
+				} else {
+					r.logf("%v", he)
+				}
+			}
+		}()
+		r.logf("scenario %s: lazyfs on %s, backed by %s", sc.Name, m.mountpoint(), m.backing)
 	}
 	r.rec.spill(filepath.Join(dir, spillFileName), opts.SpillOps)
 	defer r.rec.close()
@@ -205,7 +260,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		// the deferred stop.
 		r.server.stop()
 	}
-	if stray := strayEntries(dir); len(stray) > 0 {
+	stray := strayEntries(dir)
+	if r.machine != nil {
+		stray = append(stray, strayBacking(r.machine.backing)...)
+	}
+	if len(stray) > 0 {
 		r.wrap(&HarnessError{Scenario: sc.Name, Kind: "stray-write",
 			Detail: fmt.Sprintf("the implementation wrote outside the directory it was given (%s): %s", data, strings.Join(stray, ", "))})
 	}
@@ -216,6 +275,7 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		r.wrap(r.outputError(ferr))
 	}
 	res.Counts = r.rec.snapshot()
+	res.PowerLosses = r.machine.powerLossResults()
 	res.Latency = r.rec.latencies()
 	res.ErrorTypes = r.rec.errorTypes()
 	if werr := r.writeOutputs(); werr != nil {
@@ -282,6 +342,9 @@ func (r *runner) startServer(dir string) *HarnessError {
 		return fail(fmt.Sprintf("something already listens on %s; with --server, klcheck starts the server itself (stop the other one, or drop --server)", spec.Addr), nil)
 	}
 	state := filepath.Join(dir, serverDirName)
+	if r.machine != nil {
+		state = filepath.Join(r.machine.mountpoint(), serverDirName)
+	}
 	logDir := r.opts.OutDir
 	if logDir == "" {
 		logDir = filepath.Join(dir, serverLogDirName)
@@ -311,8 +374,28 @@ func strayEntries(dir string) []string {
 	}
 	var out []string
 	for _, e := range ents {
-		if n := e.Name(); n != dataDirName && n != serverDirName && n != serverLogDirName && n != spillFileName {
+		switch e.Name() {
+		case dataDirName, serverDirName, serverLogDirName, spillFileName, diskDirName, mountDirName:
+		default:
 			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// strayBacking lists what is in the lazyfs backing directory besides the
+// clients' and the server's directories (and lazyfs's own stash).
+func strayBacking(backing string) []string {
+	ents, err := os.ReadDir(backing)
+	if err != nil {
+		return []string{fmt.Sprintf("(cannot list %s: %v)", backing, err)}
+	}
+	var out []string
+	for _, e := range ents {
+		switch e.Name() {
+		case dataDirName, serverDirName, lazyfs.StashName:
+		default:
+			out = append(out, filepath.Join(backing, e.Name()))
 		}
 	}
 	return out
@@ -350,6 +433,9 @@ func (r *runner) mainPhase(ctx context.Context) string {
 	}
 	fctx, stopFaults := context.WithCancel(mctx)
 	defer stopFaults()
+	r.mu.Lock()
+	r.faultCtx = fctx
+	r.mu.Unlock()
 	rotation := false
 	for _, fs := range r.faults.faults {
 		switch fs.f.Trigger {
@@ -360,11 +446,10 @@ func (r *runner) mainPhase(ctx context.Context) string {
 		}
 	}
 	if rotation {
-		w, err := startRotationWatch(r.topicRoot, r.onRotation)
-		if err != nil {
+		if err := r.startRotationWatch(); err != nil {
 			r.wrap(&HarnessError{Scenario: r.sc.Name, Kind: "internal", Detail: fmt.Sprintf("watch for rotations: %v", err), Err: err})
 		} else {
-			defer w.stop()
+			defer r.stopRotationWatch()
 		}
 	}
 	go func() {
@@ -374,7 +459,12 @@ func (r *runner) mainPhase(ctx context.Context) string {
 	producers.Wait()
 	consumers.Wait()
 	stopFaults()
+	// The watch's goroutine may be starting a power loss: once it is
+	// stopped, bg counts every power loss still under way (one of them may
+	// start a new watch, which the deferred stop ends).
+	r.stopRotationWatch()
 	faults.Wait()
+	r.bg.Wait()
 	if errors.Is(mctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
 		return fmt.Sprintf("the main phase hit its bound of run_s=%ds before the producers finished and the consumers caught up", r.sc.Timeouts.RunS)
 	}
@@ -596,7 +686,7 @@ func maxLineFor(sc *scenario.Scenario) int {
 
 // checkOptions derives the checks' options from the scenario.
 func checkOptions(sc *scenario.Scenario) check.Options {
-	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0, MayFail: map[string]bool{}}
+	o := check.Options{Retention: sc.Topic.RetainChunks > 0 || sc.Topic.RetainBytes > 0, MayFail: map[string]bool{}, Fsync: sc.Topic.Fsync}
 	for _, f := range sc.Faults {
 		if f.Target == scenario.TargetServer {
 			// While the server is down, a client may rightly answer

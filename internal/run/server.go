@@ -166,16 +166,25 @@ func (s *serverProc) stop() bool {
 	return p.reap(reapTimeout)
 }
 
-// fault applies a server fault: SIGKILL, then a restart after
-// RestartAfterMS, or SIGSTOP for PauseMS. It returns once the server is
-// ready again, even if ctx ends meanwhile: the drain needs it.
-func (s *serverProc) fault(fs *faultState, reason string) error {
-	if !fs.tryFire() {
-		return nil
-	}
+// markFaulted notes that a fault took the server down just now: client
+// failures are excused until it is back and settled (excuses).
+func (s *serverProc) markFaulted() {
 	s.mu.Lock()
 	s.faultedAt, s.recoveredAt = time.Now(), time.Time{}
 	s.mu.Unlock()
+}
+
+// fault applies a server fault: SIGKILL, then a restart after
+// RestartAfterMS, or SIGSTOP for PauseMS. It returns once the server is
+// ready again, even if ctx ends meanwhile: the drain needs it. A power
+// loss waits for it (the run's gate).
+func (s *serverProc) fault(fs *faultState, reason string) error {
+	s.r.gate.RLock()
+	defer s.r.gate.RUnlock()
+	if !fs.tryFire() {
+		return nil
+	}
+	s.markFaulted()
 	p := s.current()
 	switch fs.f.Kind {
 	case scenario.FaultKill:
