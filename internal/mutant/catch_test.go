@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kafka-lite/kafka-lite/internal/check"
+	"github.com/kafka-lite/kafka-lite/internal/lazyfs"
 	"github.com/kafka-lite/kafka-lite/internal/mutant"
 	"github.com/kafka-lite/kafka-lite/internal/run"
 	"github.com/kafka-lite/kafka-lite/internal/scenario"
@@ -34,6 +35,18 @@ func runMutantScenario(t *testing.T, name, impl string) *run.Result {
 		t.Fatalf("run %s against %q: %v", name, impl, err)
 	}
 	return res
+}
+
+// skipWithoutLazyFS skips a power-loss mutant's test where lazyfs cannot
+// mount (klcheck would skip its scenario).
+func skipWithoutLazyFS(t *testing.T, name string) {
+	t.Helper()
+	if !mutant.PowerLoss(name) {
+		return
+	}
+	if err := lazyfs.Available(); err != nil {
+		t.Skipf("%s needs power losses: %v", name, err)
+	}
 }
 
 // anomalies returns the names of the anomalies res reports, with counts.
@@ -61,13 +74,14 @@ func summary(m map[string]int) string {
 // (every check must pass), through the orchestrator's Go API.
 func TestMutantsCaught(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs 22 scenarios")
+		t.Skip("runs 30 scenarios")
 	}
 	for _, name := range mutant.Names() {
 		if onlyMutant != "" && name != onlyMutant {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
+			skipWithoutLazyFS(t, name)
 			res := runMutantScenario(t, name, name)
 			got := anomalies(res)
 			t.Logf("%s: %s in %v: %s", name, res.Status, res.Duration.Round(time.Millisecond), summary(got))
@@ -79,6 +93,7 @@ func TestMutantsCaught(t *testing.T) {
 			}
 		})
 		t.Run(name+"/base", func(t *testing.T) {
+			skipWithoutLazyFS(t, name)
 			res := runMutantScenario(t, name, "")
 			if res.Status != run.StatusPass {
 				for _, c := range res.Checks {

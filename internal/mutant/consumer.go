@@ -53,7 +53,7 @@ func newConsumer(t *topic, group, start string) (*consumer, error) {
 	c := &consumer{t: t, group: group, from: -1}
 	if group != "" {
 		gdir := filepath.Join(t.dir, "groups")
-		if err := os.MkdirAll(gdir, 0o755); err != nil {
+		if err := ensureDir(gdir, t.durable()); err != nil {
 			return nil, fmt.Errorf("create groups directory: %w", err)
 		}
 		f, err := os.OpenFile(filepath.Join(gdir, group+".acks"), os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
@@ -61,6 +61,15 @@ func newConsumer(t *topic, group, start string) (*consumer, error) {
 			return nil, fmt.Errorf("open acks: %w", err)
 		}
 		c.acksF = f
+		if t.durable() {
+			// The acks file's name, and the groups directory's, must be
+			// durable before an ack in it is confirmed; whoever made them
+			// may have died before syncing them.
+			if err := errors.Join(syncDir(gdir), syncDir(t.dir)); err != nil {
+				_ = f.Close()
+				return nil, err
+			}
+		}
 	}
 	var err error
 	switch start {
@@ -417,18 +426,20 @@ func (c *consumer) writeAck(offset int64) error {
 	if _, err := c.acksF.Write(encodeAck(offset)); err != nil {
 		return fmt.Errorf("write ack: %w", err)
 	}
-	if c.t.cfg.Fsync == protocol.FsyncAlways {
-		if err := c.acksF.Sync(); err != nil {
-			return fmt.Errorf("fsync acks: %w", err)
+	if c.t.durable() && c.t.bug != AckNoSync {
+		if err := unix.Fdatasync(int(c.acksF.Fd())); err != nil {
+			return fmt.Errorf("fdatasync acks: %w", err)
 		}
 	}
 	return nil
 }
 
-// encodeAck is an ack line: "OFFSET CRC32\n".
+// encodeAck is an ack line: marker, "OFFSET CRC32\n". A line that a power
+// loss tore may be glued to the next ack: readers take what follows its
+// last marker.
 func encodeAck(off int64) []byte {
 	s := strconv.FormatInt(off, 10)
-	return fmt.Appendf(nil, "%s %08x\n", s, crc32.ChecksumIEEE([]byte(s)))
+	return fmt.Appendf(nil, "%c%s %08x\n", marker, s, crc32.ChecksumIEEE([]byte(s)))
 }
 
 // parseAck decodes an ack line.
@@ -438,6 +449,11 @@ func parseAck(line []byte) (int64, bool) {
 	if len(line) == 0 || line[len(line)-1] != '\n' {
 		return 0, false
 	}
+	i := bytes.LastIndexByte(line, marker)
+	if i < 0 {
+		return 0, false
+	}
+	line = line[i+1:]
 	if _, err := fmt.Sscanf(string(line), "%s %08x\n", &s, &sum); err != nil {
 		return 0, false
 	}

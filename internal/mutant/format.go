@@ -143,3 +143,42 @@ func listChunks(dir string) ([]int64, error) {
 	}
 	return out, nil // ReadDir sorts by name, and names are zero-padded
 }
+
+// syncDir fsyncs directory dir, so that the entries made in it survive a
+// power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer func() { _ = d.Close() }()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ensureDir makes dir and its missing parents; with sync, it syncs the
+// parent of each directory it makes, so that none of them vanishes in a
+// power loss.
+func ensureDir(dir string, sync bool) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s is not a directory", dir)
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := ensureDir(parent, sync); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	if sync {
+		return syncDir(parent)
+	}
+	return nil
+}

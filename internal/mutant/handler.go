@@ -3,7 +3,6 @@ package mutant
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -39,8 +38,14 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 		return "", protocol.Invalid("bad topic name %q", req.Topic)
 	}
 	t := &topic{dir: filepath.Join(req.Dir, req.Topic), cfg: cfg, bug: h.bug}
-	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+	if err := ensureDir(t.dir, t.durable()); err != nil {
 		return "", fmt.Errorf("create topic directory: %w", err)
+	}
+	if t.durable() {
+		// The process that made it may have died before syncing it.
+		if err := syncDir(req.Dir); err != nil {
+			return "", err
+		}
 	}
 	var err error
 	switch req.Role {

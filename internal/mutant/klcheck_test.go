@@ -81,7 +81,7 @@ func klcheck(t *testing.T, args ...string) (int, string) {
 // on all of them with the default implementation (exit 0).
 func TestKlcheckCatchesMutants(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds klcheck and runs 22 scenarios")
+		t.Skip("builds klcheck and runs 30 scenarios")
 	}
 	routed := mutantsRouted()
 	var files []string
@@ -98,6 +98,7 @@ func TestKlcheckCatchesMutants(t *testing.T) {
 			if !routed {
 				t.Skip("internal/refadapter does not route mutant names to internal/mutant yet")
 			}
+			skipWithoutLazyFS(t, name)
 			code, out := klcheck(t, "--impl", "ref:"+name, "--scenario", file, "--quick")
 			if code != 1 {
 				t.Fatalf("klcheck --impl ref:%s: exit %d, want 1\n%s", name, code, out)

@@ -14,6 +14,13 @@
 // CRC or lack their '\n'. Consumer groups keep acks in
 // <topic>/groups/<group>.acks.
 //
+// Under fsync always it survives a power loss: each write is fdatasynced
+// before the reply, as is each ack, and every directory entry it makes
+// (the topic, a chunk, the groups directory, an acks file) is synced in its
+// directory before anything in it is acknowledged. A producer rebuilds its
+// state from the chunk files when it starts, since the state file is never
+// synced.
+//
 // Serve runs one client; Names lists the mutants; Scenario and Expected give
 // the scenario that targets a mutant and the anomalies klcheck must report
 // for it.
@@ -42,6 +49,12 @@ const (
 	ResumeRewind    = "resume-rewind"
 	LazyAck         = "lazy-ack"
 	RetentionUnsafe = "retention-unsafe"
+	// The mutants that only a power loss catches (they keep every byte a
+	// SIGKILL leaves in the page cache).
+	DirNoSync       = "dir-no-sync"
+	AckNoSync       = "ack-no-sync"
+	SyncBeforeWrite = "sync-before-write"
+	ReplyBeforeSync = "reply-before-sync"
 )
 
 // mutantDef describes one mutant.
@@ -77,6 +90,24 @@ var registry = []mutantDef{
 		[]string{"resume-rewind", "ack-once"}},
 	{RetentionUnsafe, "readers reopen chunk files by name for every read; when retention deleted theirs they reset to the newest chunk",
 		[]string{"poll-skip", "lost-write"}},
+	{DirNoSync, "under fsync always, syncs a new chunk's data but not the directory entry that names it when it rotates, so a power loss takes the whole chunk",
+		[]string{"lost-acked"}},
+	{AckNoSync, "under fsync always, writes acks without syncing them, so a power loss takes confirmed acks",
+		[]string{"lost-ack"}},
+	{SyncBeforeWrite, "under fsync always, calls fdatasync before the write instead of after it, so each append is made durable only by the next one",
+		[]string{"lost-acked"}},
+	{ReplyBeforeSync, "under fsync always, replies to an append before it syncs it, and syncs when the next request arrives",
+		[]string{"lost-acked"}},
+}
+
+// PowerLoss tells whether the named mutant's scenario needs power losses
+// (internal/lazyfs), and so is skipped where FUSE cannot be mounted.
+func PowerLoss(name string) bool {
+	switch name {
+	case DirNoSync, AckNoSync, SyncBeforeWrite, ReplyBeforeSync:
+		return true
+	}
+	return false
 }
 
 // Names returns the mutant names in a stable order.

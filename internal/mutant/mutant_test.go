@@ -103,8 +103,8 @@ func initReq(dir, role, client string, cfg protocol.Config) *protocol.Request {
 
 func TestNamesScenariosExpected(t *testing.T) {
 	names := mutant.Names()
-	if len(names) != 11 {
-		t.Fatalf("Names() = %v, want 11 mutants", names)
+	if len(names) != 15 {
+		t.Fatalf("Names() = %v, want 15 mutants", names)
 	}
 	for _, n := range names {
 		if mutant.Describe(n) == "" || len(mutant.Expected(n)) == 0 {

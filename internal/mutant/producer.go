@@ -32,6 +32,9 @@ type topic struct {
 	bug string
 }
 
+// durable tells whether the topic runs under fsync always.
+func (t *topic) durable() bool { return t.cfg.Fsync == protocol.FsyncAlways }
+
 // state is the content of <topic>/state: the current chunk, the next
 // offset, and the records and bytes in the current chunk. dirty is set
 // while an append is in progress, so that the next holder of the lock
@@ -83,6 +86,8 @@ type producer struct {
 
 	local int64 // producer-ids: the next offset this producer will use
 	mine  int64 // unsafe-rotation: the chunk this producer writes to
+
+	unsynced bool // reply-before-sync: fd was written and not yet synced
 }
 
 // openLock opens (creating) the topic's lock file.
@@ -124,7 +129,9 @@ func newProducer(t *topic) (*producer, error) {
 		p.close()
 		return nil, err
 	}
-	st, _, err := p.loadState()
+	// The state file is never synced: after a power loss it may be stale
+	// or torn, so a new producer rebuilds it from the chunk files.
+	st, _, err := p.recover()
 	if err == nil {
 		err = p.storeState(st)
 	}
@@ -162,7 +169,7 @@ func (p *producer) recover() (state, bool, error) {
 		return state{}, false, err
 	}
 	if len(chunks) == 0 {
-		if err := p.create(0); err != nil {
+		if err := p.create(0, false); err != nil {
 			return state{}, false, err
 		}
 		return state{}, false, nil
@@ -193,8 +200,11 @@ func (p *producer) storeState(st state) error {
 	return nil
 }
 
-// create creates chunk n if it does not exist.
-func (p *producer) create(n int64) error {
+// create creates chunk n if it does not exist; under fsync always it syncs
+// the topic directory, so that the chunk's name is durable before anything
+// written into it is acknowledged (the dir-no-sync mutant skips that when
+// it rotates).
+func (p *producer) create(n int64, rotation bool) error {
 	f, err := os.OpenFile(chunkPath(p.t.dir, n), os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return fmt.Errorf("create chunk %d: %w", n, err)
@@ -202,7 +212,10 @@ func (p *producer) create(n int64) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("create chunk %d: %w", n, err)
 	}
-	return nil
+	if !p.t.durable() || (rotation && p.t.bug == DirNoSync) {
+		return nil
+	}
+	return syncDir(p.t.dir)
 }
 
 // full tells whether the current chunk takes no more records.
@@ -216,7 +229,7 @@ func (p *producer) full(st state) bool {
 func (p *producer) rotate(st *state) error {
 	st.chunk++
 	st.records, st.bytes = 0, 0
-	if err := p.create(st.chunk); err != nil {
+	if err := p.create(st.chunk, true); err != nil {
 		return err
 	}
 	return p.retain(st.chunk)
@@ -248,6 +261,9 @@ func (p *producer) chunkFd(n int64) (int, error) {
 		return p.fd, nil
 	}
 	if p.fd >= 0 {
+		if err := p.syncPending(); err != nil {
+			return -1, err
+		}
 		_ = unix.Close(p.fd)
 		p.fd = -1
 	}
@@ -273,11 +289,21 @@ func (p *producer) writeChunk(n int64, buf []byte) error {
 	if err := unix.Fstat(fd, &before); err != nil {
 		return fmt.Errorf("stat chunk %d: %w", n, err)
 	}
+	if p.t.durable() && p.t.bug == SyncBeforeWrite {
+		// The bug: this makes the previous write durable, not this one.
+		if err := unix.Fdatasync(fd); err != nil {
+			return fmt.Errorf("fdatasync chunk %d: %w", n, err)
+		}
+	}
 	w, err := unix.Write(fd, buf)
 	if err == nil && w == len(buf) {
-		if p.t.cfg.Fsync == protocol.FsyncAlways {
-			if err := unix.Fsync(fd); err != nil {
-				return fmt.Errorf("fsync chunk %d: %w", n, err)
+		switch {
+		case !p.t.durable() || p.t.bug == SyncBeforeWrite:
+		case p.t.bug == ReplyBeforeSync:
+			p.unsynced = true // synced when the next request arrives
+		default:
+			if err := unix.Fdatasync(fd); err != nil {
+				return fmt.Errorf("fdatasync chunk %d: %w", n, err)
 			}
 		}
 		return nil
@@ -291,8 +317,26 @@ func (p *producer) writeChunk(n int64, buf []byte) error {
 	return fmt.Errorf("append to chunk %d: %w", n, err)
 }
 
+// syncPending syncs the write that the reply-before-sync mutant left
+// unsynced when it replied.
+func (p *producer) syncPending() error {
+	if !p.unsynced || p.fd < 0 {
+		return nil
+	}
+	p.unsynced = false
+	if err := unix.Fdatasync(p.fd); err != nil {
+		return fmt.Errorf("fdatasync chunk %d: %w", p.fdChunk, err)
+	}
+	return nil
+}
+
 // append appends values and returns their offsets.
 func (p *producer) append(values []string) ([]*int64, error) {
+	// reply-before-sync syncs the previous append only now, after its
+	// reply went out.
+	if err := p.syncPending(); err != nil {
+		return nil, err
+	}
 	switch p.t.bug {
 	case SplitWrite, SeekWrite, Buffered, RetryShortWrite:
 		return p.appendUnlocked(values)
@@ -516,7 +560,7 @@ func (p *producer) appendUnsafeRotation(values []string) ([]*int64, error) {
 			p.mine = st.chunk
 		case st.chunk == p.mine && p.full(st):
 			p.mine++
-			if err := p.create(p.mine); err != nil {
+			if err := p.create(p.mine, true); err != nil {
 				return nil, err
 			}
 			if err := p.retain(p.mine); err != nil {
@@ -557,7 +601,7 @@ func (p *producer) appendUnsafeRotation(values []string) ([]*int64, error) {
 
 // close flushes what the mutant buffered and releases the descriptors.
 func (p *producer) close() error {
-	err := p.flushBuffer()
+	err := errors.Join(p.syncPending(), p.flushBuffer())
 	for _, fd := range []int{p.fd, p.seekFd, p.lockFd} {
 		if fd >= 0 {
 			_ = unix.Close(fd)
