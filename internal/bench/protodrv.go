@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/google/shlex"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
@@ -275,22 +276,16 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 	}
 	ol := newOpenLoop(n, spec.rate, 5*time.Millisecond)
 	res := &ol.res
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var perr, cerr error
+	// The first of the two to fail cancels the other.
+	g, gctx := errgroup.WithContext(ctx)
 	var cEnd int64
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
+	g.Go(func() error {
 		got := 0
 		lastOff := int64(-1 << 62)
 		for got < n {
-			rep, err := cons.call(ctx, &protocol.Request{Op: protocol.OpPoll, Max: p.pollMax, TimeoutMS: 1000})
+			rep, err := cons.call(gctx, &protocol.Request{Op: protocol.OpPoll, Max: p.pollMax, TimeoutMS: 1000})
 			if err != nil {
-				cerr = fmt.Errorf("consumer after %d of %d records: %w", got, n, err)
-				cancel()
-				return
+				return fmt.Errorf("consumer after %d of %d records: %w", got, n, err)
 			}
 			now := mono()
 			// One producer, a fresh topic, a consumer from the start: the
@@ -299,9 +294,7 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 			for j, r := range rep.Records {
 				i := int64(got + j)
 				if i >= int64(n) || r.Offset <= lastOff {
-					cerr = fmt.Errorf("consumer: record %d at offset %d after offset %d (of %d sent)", i, r.Offset, lastOff, n)
-					cancel()
-					return
+					return fmt.Errorf("consumer: record %d at offset %d after offset %d (of %d sent)", i, r.Offset, lastOff, n)
 				}
 				lastOff = r.Offset
 				ol.delivered(i, now)
@@ -309,9 +302,9 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 			got += len(rep.Records)
 		}
 		cEnd = mono()
-	}()
-	go func() {
-		defer wg.Done()
+		return nil
+	})
+	g.Go(func() error {
 		spinUntil(ol.start)
 		for i := 0; i < n; {
 			j := min(i+p.batch, n)
@@ -324,23 +317,18 @@ func (p *protoImpl) parallel(ctx context.Context, dir string, vals []string, spe
 			for k := i; k < j; k++ {
 				ol.sent[k].Store(s)
 			}
-			if _, err := prod.call(ctx, &protocol.Request{Op: protocol.OpAppend, Values: vals[i:j]}); err != nil {
-				perr = fmt.Errorf("producer: %w", err)
-				cancel()
-				return
+			if _, err := prod.call(gctx, &protocol.Request{Op: protocol.OpAppend, Values: vals[i:j]}); err != nil {
+				return fmt.Errorf("producer: %w", err)
 			}
 			_ = res.publish.RecordValues(max(mono()-s, 1), int64(j-i))
 			i = j
 		}
-	}()
-	wg.Wait()
-	if perr != nil || cerr != nil {
+		return nil
+	})
+	if err := g.Wait(); err != nil {
 		prod.kill()
 		cons.kill()
-		if perr != nil {
-			return *res, perr
-		}
-		return *res, cerr
+		return *res, err
 	}
 	if err := prod.close(ctx); err != nil {
 		cons.kill()

@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kafka-lite/kafka-lite/ref"
 )
@@ -200,12 +200,10 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 	res := &ol.res
 	ctx, cancel := context.WithTimeout(ctx, 120*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	var perr, cerr error
+	// The first of the two to fail cancels the other.
+	g, gctx := errgroup.WithContext(ctx)
 	var cEnd int64
-	wg.Add(2)
-	go func() { // consumer
-		defer wg.Done()
+	g.Go(func() error { // consumer
 		if spec.wait == ref.WaitSpin {
 			// A spinning reader keeps its thread, as a latency-critical
 			// consumer would (and as JLBH pins its threads).
@@ -214,28 +212,24 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 		}
 		got := 0
 		for got < n {
-			recs, err := c.Poll(ctx, 4096)
+			recs, err := c.Poll(gctx, 4096)
 			if err != nil {
-				cerr = fmt.Errorf("consumer: poll after %d of %d records: %w", got, n, err)
-				cancel()
-				return
+				return fmt.Errorf("consumer: poll after %d of %d records: %w", got, n, err)
 			}
 			now := mono()
 			for _, rec := range recs {
 				o := rec.Offset
 				if o < 0 || o >= int64(n) {
-					cerr = fmt.Errorf("consumer: offset %d out of range", o)
-					cancel()
-					return
+					return fmt.Errorf("consumer: offset %d out of range", o)
 				}
 				ol.delivered(o, now)
 			}
 			got += len(recs)
 		}
 		cEnd = mono()
-	}()
-	go func() { // producer
-		defer wg.Done()
+		return nil
+	})
+	g.Go(func() error { // producer
 		spinUntil(ol.start)
 		slow := int64(r.slow)
 		for i, v := range pl {
@@ -245,25 +239,20 @@ func (r *refImpl) parallel(ctx context.Context, dir string, vals []string, spec 
 			s := mono()
 			ol.sent[i].Store(s)
 			if _, err := p.Append(v); err != nil {
-				perr = fmt.Errorf("producer: append %d: %w", i, err)
-				cancel()
-				return
+				return fmt.Errorf("producer: append %d: %w", i, err)
 			}
 			if slow > 0 {
 				spinUntil(mono() + slow)
 			}
 			record(res.publish, mono()-s)
-			if ctx.Err() != nil {
-				return
+			if gctx.Err() != nil {
+				return nil // the consumer failed: its error is the run's
 			}
 		}
-	}()
-	wg.Wait()
-	if perr != nil {
-		return *res, perr
-	}
-	if cerr != nil {
-		return *res, cerr
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return *res, err
 	}
 	res.elapsed = cEnd - ol.start
 	return *res, nil
