@@ -181,7 +181,6 @@ func timeProcess(ctx context.Context, argv []string, in, out string) (int64, err
 // untimed, that klref consume prints every line.
 func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool) error {
 	pr := s.params
-	mb := float64(pr.Count*pr.Size) / 1e6
 	t := s.cli
 	dir := filepath.Join(rdir, "cli")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -192,14 +191,14 @@ func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool)
 	if err != nil {
 		return fmt.Errorf("bare produce: %w", err)
 	}
-	s.col.add("cli produce/raw/time", "ms", ms(rawNs))
-	s.goBench = append(s.goBench, goLine("CLIProduce/impl=raw", rawNs, pr.Count, mb))
+	s.col.add(timeKey(expCLIProduce, implRaw), ms(rawNs))
 	s.stepf("%s: cli produce, klref", tag)
 	el, err := timeProcess(ctx, []string{t.klref, "produce", "--dir", dir, "--topic", topicName}, lines, "")
 	if err != nil {
 		return fmt.Errorf("klref produce: %w", err)
 	}
-	s.timed("cli produce", "CLIProduce", "klref", el, rawNs, mb)
+	s.col.add(timeKey(expCLIProduce, "klref"), ms(el))
+	s.col.add(ratioKey(expCLIProduce, "klref"), float64(rawNs)/float64(el))
 	chunks, err := refChunks(filepath.Join(dir, topicName))
 	if err != nil {
 		return fmt.Errorf("klref produce: %w", err)
@@ -222,15 +221,15 @@ func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool)
 			rawRead = t
 		}
 	}
-	s.col.add("cli consume/raw/time", "ms", ms(rawRead))
-	s.goBench = append(s.goBench, goLine("CLIConsume/impl=raw", rawRead, pr.Count, mb))
+	s.col.add(timeKey(expCLIConsume, implRaw), ms(rawRead))
 	s.stepf("%s: cli consume, klref", tag)
 	consume := []string{t.klref, "consume", "--dir", dir, "--topic", topicName}
 	el, err = timeProcess(ctx, consume, "", "")
 	if err != nil {
 		return fmt.Errorf("klref consume: %w", err)
 	}
-	s.timed("cli consume", "CLIConsume", "klref", el, rawRead, mb)
+	s.col.add(timeKey(expCLIConsume, "klref"), ms(el))
+	s.col.add(ratioKey(expCLIConsume, "klref"), float64(rawRead)/float64(el))
 	if check {
 		out := filepath.Join(dir, "consumed")
 		if _, err := timeProcess(ctx, consume, "", out); err != nil {

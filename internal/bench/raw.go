@@ -17,36 +17,75 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// rawProduce is the produce limit: one O_APPEND write(2) per framed record,
-// nothing else. It returns the elapsed ns.
-func rawProduce(path string, frames [][]byte) (int64, error) {
+// rawProduce is the produce limit of an implementation that appends one
+// message per call: one O_APPEND write(2) per framed record, nothing else
+// but one clock read per write into a histogram, as ref's driver takes. It
+// returns the elapsed ns and the per-write latencies.
+func rawProduce(path string, frames [][]byte) (int64, *hdrhistogram.Histogram, error) {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return 0, fmt.Errorf("raw produce: %w", err)
+		return 0, nil, fmt.Errorf("raw produce: %w", err)
 	}
 	defer unix.Close(fd)
+	h := newHist()
 	t0 := mono()
+	prev := t0
 	for _, f := range frames {
 		if _, err := unix.Write(fd, f); err != nil {
-			return 0, fmt.Errorf("raw produce: %w", err)
+			return 0, nil, fmt.Errorf("raw produce: %w", err)
 		}
+		now := mono()
+		record(h, now-prev)
+		prev = now
 	}
-	return mono() - t0, nil
+	return prev - t0, h, nil
+}
+
+// rawProduceBatches is the produce limit of the implementations behind
+// the protocol, which receive the messages batch at a time: one O_APPEND
+// write(2) per batch of framed records (joined before the clock starts).
+// Every message of a batch is charged the batch's write, as the protocol
+// driver charges each message its request.
+func rawProduceBatches(path string, batches [][]byte, batch int) (int64, *hdrhistogram.Histogram, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return 0, nil, fmt.Errorf("raw batched produce: %w", err)
+	}
+	defer unix.Close(fd)
+	h := newHist()
+	t0 := mono()
+	prev := t0
+	for _, b := range batches {
+		for len(b) > 0 {
+			n, err := unix.Write(fd, b)
+			if err != nil {
+				return 0, nil, fmt.Errorf("raw batched produce: %w", err)
+			}
+			b = b[n:]
+		}
+		now := mono()
+		_ = h.RecordValues(max(now-prev, 1), int64(batch))
+		prev = now
+	}
+	return prev - t0, h, nil
 }
 
 // rawProcess is the process limit: read the chunk file through one reused
 // 1 MiB buffer (as the reference consumer does) and split it at '\n', each
-// line sliced out as a reader must. It returns the elapsed ns and the number
-// of lines. (os.ReadFile would allocate and fault in a fresh buffer the size
-// of the file every time, which is slower than the reference and so no
-// limit at all.)
-func rawProcess(path string) (int64, int, error) {
+// line sliced out as a reader must. It returns the elapsed ns, the number
+// of lines, and the time of each 4096 lines (the most a ref Poll in the
+// process experiment returns). (os.ReadFile would allocate and fault in a
+// fresh buffer the size of the file every time, which is slower than the
+// reference and so no limit at all.)
+func rawProcess(path string) (int64, int, *hdrhistogram.Histogram, error) {
+	h := newHist()
 	// Opening the file and making the buffer are timed, as they are for the
 	// implementations (opening a consumer is part of "process").
 	t0 := mono()
+	prev := t0
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, fmt.Errorf("raw process: %w", err)
+		return 0, 0, nil, fmt.Errorf("raw process: %w", err)
 	}
 	defer f.Close()
 	buf := make([]byte, 1<<20)
@@ -63,6 +102,11 @@ func rawProcess(path string) (int64, int, error) {
 			}
 			sink += len(data[:i+1])
 			n++
+			if n%4096 == 0 {
+				now := mono()
+				record(h, now-prev)
+				prev = now
+			}
 			data = data[i+1:]
 		}
 		have = copy(buf, data)
@@ -70,14 +114,18 @@ func rawProcess(path string) (int64, int, error) {
 			break
 		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("raw process: %w", err)
+			return 0, 0, nil, fmt.Errorf("raw process: %w", err)
 		}
 		if have == len(buf) {
-			return 0, 0, fmt.Errorf("raw process: a line longer than %d bytes", len(buf))
+			return 0, 0, nil, fmt.Errorf("raw process: a line longer than %d bytes", len(buf))
 		}
 	}
 	_ = sink
-	return mono() - t0, n, nil
+	now := mono()
+	if n%4096 != 0 {
+		record(h, now-prev)
+	}
+	return now - t0, n, h, nil
 }
 
 // refChunks returns the reference log's chunk files in dir (ref names
@@ -132,39 +180,42 @@ func largestFile(dir string) (string, error) {
 // e2e at 10k msg/s stayed at 17 to 20 µs: how long a vCPU has been idle
 // changes what waking it costs. The same schedule on both sides makes the
 // ratio hold still.)
-func rawWake(dir, mode string, samples int, frame []byte, interval int64) (*hdrhistogram.Histogram, error) {
+//
+// It returns the wake-up latencies and the writer's write(2) latencies
+// (a write that wakes a sleeping reader costs more than one that does not).
+func rawWake(dir, mode string, samples int, frame []byte, interval int64) (*hdrhistogram.Histogram, *hdrhistogram.Histogram, error) {
 	path := filepath.Join(dir, "wake-"+mode+".log")
 	wfd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_TRUNC|unix.O_CLOEXEC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("raw wake-up: %w", err)
+		return nil, nil, fmt.Errorf("raw wake-up: %w", err)
 	}
 	defer unix.Close(wfd)
 	rfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("raw wake-up: %w", err)
+		return nil, nil, fmt.Errorf("raw wake-up: %w", err)
 	}
 	defer unix.Close(rfd)
 	ino := -1
 	if mode == "inotify" {
 		ino, err = unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 		if err != nil {
-			return nil, fmt.Errorf("raw wake-up: inotify: %w", err)
+			return nil, nil, fmt.Errorf("raw wake-up: inotify: %w", err)
 		}
 		defer unix.Close(ino)
 		if _, err := unix.InotifyAddWatch(ino, dir, unix.IN_MODIFY); err != nil {
-			return nil, fmt.Errorf("raw wake-up: inotify watch: %w", err)
+			return nil, nil, fmt.Errorf("raw wake-up: inotify watch: %w", err)
 		}
 	}
 	var mem []byte
 	if mode == "spin" {
 		if mem, err = unix.Mmap(rfd, 0, 1<<30, unix.PROT_READ, unix.MAP_SHARED); err != nil {
-			return nil, fmt.Errorf("raw wake-up: mmap: %w", err)
+			return nil, nil, fmt.Errorf("raw wake-up: mmap: %w", err)
 		}
 		defer unix.Munmap(mem)
 	}
 	sent := make([]atomic.Int64, samples)
 	var stop atomic.Bool
-	h := newHist()
+	h, wh := newHist(), newHist()
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -223,11 +274,13 @@ func rawWake(dir, mode string, samples int, frame []byte, interval int64) (*hdrh
 		} else {
 			yieldUntil(t)
 		}
-		sent[i].Store(mono())
+		s := mono()
+		sent[i].Store(s)
 		if _, err := unix.Write(wfd, frame); err != nil {
 			werr = err
 			break
 		}
+		record(wh, mono()-s)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for werr == nil && len(errc) == 0 && time.Now().Before(deadline) {
@@ -239,7 +292,7 @@ func rawWake(dir, mode string, samples int, frame []byte, interval int64) (*hdrh
 		werr = rerr
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("raw wake-up (%s): %w", mode, werr)
+		return nil, nil, fmt.Errorf("raw wake-up (%s): %w", mode, werr)
 	}
-	return h, nil
+	return h, wh, nil
 }

@@ -10,10 +10,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/kafka-lite/kafka-lite/internal/report"
 	"github.com/kafka-lite/kafka-lite/ref"
@@ -35,9 +36,69 @@ type scaler struct {
 }
 
 func (s *scaler) add(dim, setting, metric, unit string, vals []float64, note string) {
-	mn, md, mx := report.BenchMinMedianMax(vals)
 	s.rows = append(s.rows, report.BenchScaleRow{Dimension: dim, Setting: setting, Metric: metric, Unit: unit,
-		Reps: len(vals), Min: mn, Median: md, Max: mx, Note: note})
+		Values: append([]float64(nil), vals...), BenchStats: report.BenchSummarize(vals), Note: note})
+}
+
+// scaleGoBench are bench.txt's lines of the scale section: one per
+// dimension, setting and repetition, each metric a unit
+// ("BenchmarkScale/producers=4 1 555903 msgs/s 48100 append-p99-ns").
+func scaleGoBench(rows []report.BenchScaleRow) []report.BenchGoResult {
+	type line struct {
+		name string
+		rows []report.BenchScaleRow
+	}
+	var lines []*line
+	byName := map[string]*line{}
+	reps := 0
+	for _, r := range rows {
+		name := "Scale/" + r.Dimension + "=" + strings.ReplaceAll(r.Setting, " ", "")
+		l, ok := byName[name]
+		if !ok {
+			l = &line{name: name}
+			byName[name] = l
+			lines = append(lines, l)
+		}
+		l.rows = append(l.rows, r)
+		reps = max(reps, len(r.Values))
+	}
+	var out []report.BenchGoResult
+	for rep := 0; rep < reps; rep++ {
+		for _, l := range lines {
+			g := report.BenchGoResult{Name: l.name}
+			for _, r := range l.rows {
+				if rep >= len(r.Values) {
+					continue
+				}
+				v, unit := r.Values[rep], scaleUnit(r)
+				if r.Unit == "us" {
+					v *= 1e3
+				}
+				g.Values = append(g.Values, report.BenchGoValue{Value: v, Unit: unit})
+			}
+			if len(g.Values) > 0 {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// scaleUnit is the bench.txt unit of a scale row: "msgs/s" for its rate,
+// "append-p99-ns", "produce-MB/s".
+func scaleUnit(r report.BenchScaleRow) string {
+	m := r.Metric
+	if i := strings.IndexByte(m, '('); i > 0 {
+		m = strings.TrimSpace(m[:i])
+	}
+	slug := strings.ReplaceAll(strings.ReplaceAll(m, " ", "-"), "/", "-")
+	switch r.Unit {
+	case "msgs/s":
+		return "msgs/s"
+	case "us":
+		return slug + "-ns"
+	}
+	return slug + "-" + r.Unit
 }
 
 func (s *scaler) dir() string {
@@ -246,35 +307,30 @@ func runConsumers(ctx context.Context, dir string, nc, n int) (float64, error) {
 		return 0, err
 	}
 	defer t.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, nc)
+	g, gctx := errgroup.WithContext(ctx)
 	t0 := mono()
 	for i := 0; i < nc; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		g.Go(func() error {
 			c, err := t.NewConsumer(ref.ConsumerOptions{From: ref.FromEarliest})
 			if err != nil {
-				errs <- err
-				return
+				return fmt.Errorf("consumer %d: %w", i, err)
 			}
 			defer c.Close()
-			cctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			cctx, cancel := context.WithTimeout(gctx, 60*time.Second)
 			defer cancel()
 			for got := 0; got < n; {
 				recs, err := c.Poll(cctx, 4096)
 				if err != nil {
-					errs <- err
-					return
+					return fmt.Errorf("consumer %d: poll after %d of %d records: %w", i, got, n, err)
 				}
 				got += len(recs)
 			}
-		}()
+			return nil
+		})
 	}
-	wg.Wait()
+	err = g.Wait()
 	el := mono() - t0
-	close(errs)
-	if err := <-errs; err != nil {
+	if err != nil {
 		return 0, err
 	}
 	return float64(nc*n) / (float64(el) / 1e9), nil
@@ -420,7 +476,7 @@ func runProducers(ctx context.Context, self, dir string, np, perProducer, size i
 // produceWorker is `klbench produce-worker`: it opens the topic, prints
 // "ready", waits for a line on stdin, appends --count messages, and prints
 // its elapsed time and append-latency histogram as one JSON line.
-func produceWorker(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func produceWorker(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("produce-worker", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "topic directory")
@@ -445,7 +501,7 @@ func produceWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 		pl[i] = jsonPayload(makeValue(*id**count+i, *size-2))
 	}
 	fmt.Fprintln(stdout, "ready")
-	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+	if _, err := bufio.NewReader(stdin).ReadString('\n'); err != nil {
 		return exitErr(stderr, fmt.Errorf("produce-worker: no go signal: %w", err))
 	}
 	h := newHist()

@@ -6,29 +6,46 @@ import (
 	"strconv"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/perf/benchmath"
 )
 
 // BenchSchemaVersion is the version of report.json written by klbench.
-const BenchSchemaVersion = 1
+// Version 2 added the headline, the limits, the confidence intervals and
+// spreads, the plot specifications and bench.txt lines with several units.
+const BenchSchemaVersion = 2
+
+// BenchConfidence is the confidence level of every interval klbench
+// reports.
+const BenchConfidence = 0.95
+
+// BenchWideSpread is the max/min ratio of a figure's repetitions above
+// which the tables mark its spread as wide: its median hides a range the
+// reader must see.
+const BenchWideSpread = 3.0
 
 // BenchReport is everything one klbench run measured. It is written as
 // report.json (see WriteBenchJSON) and rendered as report.md, .hgrm files,
-// SVG plots and bench.txt.
+// SVG and PNG plots and bench.txt.
 type BenchReport struct {
-	Tool          string            `json:"tool"`
-	SchemaVersion int               `json:"schemaVersion"`
-	StartedAt     string            `json:"startedAt"`
-	DurationSec   float64           `json:"durationSec"`
-	Env           BenchEnv          `json:"environment"`
-	Config        BenchConfig       `json:"config"`
-	Rows          []BenchRow        `json:"table"`
-	Figures       []BenchFigure     `json:"figures"`
-	Results       []BenchOMBResult  `json:"results"`
-	Histograms    []*BenchHistogram `json:"histograms"`
-	Scale         []BenchScaleRow   `json:"scale,omitempty"`
-	GoBench       []BenchGoResult   `json:"goBenchmarks,omitempty"`
-	Plots         []string          `json:"plots,omitempty"`
-	Notes         []string          `json:"notes,omitempty"`
+	Tool          string      `json:"tool"`
+	SchemaVersion int         `json:"schemaVersion"`
+	StartedAt     string      `json:"startedAt"`
+	DurationSec   float64     `json:"durationSec"`
+	Env           BenchEnv    `json:"environment"`
+	Config        BenchConfig `json:"config"`
+	// Headline is three to five sentences that open report.md: the
+	// reference against the raw limits, against the proof of concept's
+	// published figures and against the other implementations measured.
+	Headline   []string          `json:"headline,omitempty"`
+	Rows       []BenchRow        `json:"table"`
+	Limits     []BenchLimit      `json:"limits,omitempty"`
+	Figures    []BenchFigure     `json:"figures"`
+	Results    []BenchOMBResult  `json:"results"`
+	Histograms []*BenchHistogram `json:"histograms"`
+	Scale      []BenchScaleRow   `json:"scale,omitempty"`
+	GoBench    []BenchGoResult   `json:"goBenchmarks,omitempty"`
+	Plots      []BenchPlot       `json:"plots,omitempty"`
+	Notes      []string          `json:"notes,omitempty"`
 }
 
 // BenchEnv describes the machine and build a run happened on.
@@ -61,6 +78,71 @@ type BenchConfig struct {
 	Command string `json:"command,omitempty"`
 }
 
+// BenchStats summarises the repetitions of one figure: the median with
+// its confidence interval (golang.org/x/perf/benchmath, which assumes no
+// distribution: the interval comes from order statistics), and the
+// extremes. With fewer than 6 repetitions a 95% interval does not exist,
+// and Lo and Hi are -Inf and +Inf.
+type BenchStats struct {
+	N      int     `json:"repetitions"`
+	Min    float64 `json:"min"`
+	Median float64 `json:"median"`
+	Max    float64 `json:"max"`
+	// Lo and Hi bound the median with confidence Confidence.
+	Lo         float64 `json:"ciLow"`
+	Hi         float64 `json:"ciHigh"`
+	Confidence float64 `json:"ciConfidence,omitempty"`
+}
+
+// BenchSummarize summarises values (one per repetition). NaN and ±Inf
+// values (a figure that could not be measured) are left out; with none
+// left every statistic is NaN.
+func BenchSummarize(values []float64) BenchStats {
+	v := make([]float64, 0, len(values))
+	for _, x := range values {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			v = append(v, x)
+		}
+	}
+	nan := math.NaN()
+	st := BenchStats{N: len(v), Min: nan, Median: nan, Max: nan, Lo: nan, Hi: nan}
+	if len(v) == 0 {
+		return st
+	}
+	s := benchmath.NewSample(v, &benchmath.DefaultThresholds) // sorts v
+	sum := benchmath.AssumeNothing.Summary(s, BenchConfidence)
+	st.Min, st.Max = v[0], v[len(v)-1]
+	st.Median, st.Lo, st.Hi, st.Confidence = sum.Center, sum.Lo, sum.Hi, sum.Confidence
+	return st
+}
+
+// Spread is max ÷ min, NaN when it has no meaning (no values, or a
+// minimum at or below zero).
+func (s BenchStats) Spread() float64 {
+	if !(s.Min > 0) {
+		return math.NaN()
+	}
+	return s.Max / s.Min
+}
+
+// Wide says whether the spread is above BenchWideSpread.
+func (s BenchStats) Wide() bool { return s.Spread() > BenchWideSpread }
+
+// CIPercent is the half-width of the median's confidence interval as a
+// fraction of the median (the larger side), +Inf when there is no
+// interval, NaN when there is no median.
+func (s BenchStats) CIPercent() float64 {
+	switch {
+	case math.IsNaN(s.Median):
+		return math.NaN()
+	case math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) || math.IsNaN(s.Lo) || math.IsNaN(s.Hi):
+		return math.Inf(1)
+	case s.Median == 0:
+		return 0
+	}
+	return math.Max(s.Hi/s.Median-1, 1-s.Lo/s.Median)
+}
+
 // BenchFigure is one measured quantity over R repetitions.
 type BenchFigure struct {
 	ID         string    `json:"id"`
@@ -68,19 +150,14 @@ type BenchFigure struct {
 	Impl       string    `json:"impl"`
 	Metric     string    `json:"metric"`
 	Unit       string    `json:"unit"`
-	Reps       int       `json:"repetitions"`
 	Values     []float64 `json:"values"`
-	Min        float64   `json:"min"`
-	Median     float64   `json:"median"`
-	Max        float64   `json:"max"`
+	BenchStats
 }
 
 // NewBenchFigure summarises values (one per repetition).
 func NewBenchFigure(id, experiment, impl, metric, unit string, values []float64) BenchFigure {
-	f := BenchFigure{ID: id, Experiment: experiment, Impl: impl, Metric: metric, Unit: unit,
-		Reps: len(values), Values: append([]float64(nil), values...)}
-	f.Min, f.Median, f.Max = BenchMinMedianMax(values)
-	return f
+	return BenchFigure{ID: id, Experiment: experiment, Impl: impl, Metric: metric, Unit: unit,
+		Values: append([]float64(nil), values...), BenchStats: BenchSummarize(values)}
 }
 
 // BenchMinMedianMax returns the minimum, median (mean of the middle two for
@@ -99,24 +176,55 @@ func BenchMinMedianMax(v []float64) (min, median, max float64) {
 	return s[0], median, s[n-1]
 }
 
-// BenchRow is one line of the human table.
+// BenchRow is one line of the experiments table.
 type BenchRow struct {
-	Experiment string  `json:"experiment"`
-	What       string  `json:"what"`
-	Published  string  `json:"published"`
-	Impl       string  `json:"impl"`
-	Unit       string  `json:"unit"`
-	Min        float64 `json:"min"`
-	Median     float64 `json:"median"`
-	Limit      float64 `json:"limit"` // raw limit in the same unit, NaN if none
-	LimitName  string  `json:"limitName,omitempty"`
-	// Ratio is the implementation's rate as a fraction of the raw limit
-	// (1 = as fast as the hardware allows), NaN if none.
-	Ratio  float64 `json:"ratio"`
-	Target string  `json:"target,omitempty"`
+	Experiment string `json:"experiment"`
+	What       string `json:"what"`
+	// Published is the proof of concept's figure, on the rows that are
+	// comparable with it only.
+	Published string `json:"published,omitempty"`
+	Impl      string `json:"impl"`
+	Unit      string `json:"unit"`
+	BenchStats
+	// Limit is the median of the raw limit in the same unit, NaN if none;
+	// LimitTag names it in the tables (a BenchLimit's Tag).
+	Limit    float64 `json:"limit"`
+	LimitTag string  `json:"limitTag,omitempty"`
+	// Ratio is the median of the per-repetition ratios of the limit to the
+	// implementation (1 = as fast as the limit), NaN if none; RatioLo and
+	// RatioHi bound it like Lo and Hi bound the median.
+	Ratio   float64 `json:"ratio"`
+	RatioLo float64 `json:"ratioCILow"`
+	RatioHi float64 `json:"ratioCIHigh"`
+	Target  string  `json:"target,omitempty"`
 	// Verdict is "PASS", "MISS" or "" (no target).
 	Verdict string `json:"verdict,omitempty"`
 	Error   string `json:"error,omitempty"`
+}
+
+// RatioMark qualifies a ratio above 1× to a limit, which a limit should
+// not allow: "~" when the ratio's confidence interval includes 1× (the two
+// are equal within the noise of the run), "!" when it does not (the
+// "limit" did work this implementation avoids: it is no limit for this
+// row). Empty otherwise.
+func (r BenchRow) RatioMark() string {
+	if !(r.Ratio > 1) {
+		return ""
+	}
+	if math.IsNaN(r.RatioLo) || r.RatioLo <= 1 {
+		return "~"
+	}
+	return "!"
+}
+
+// BenchLimit is one raw limit measured in the run: the least this
+// machine's kernel takes for an experiment's I/O with nothing else done.
+type BenchLimit struct {
+	// Tag is the short name the table's limit column uses.
+	Tag  string `json:"tag"`
+	What string `json:"what"`
+	Unit string `json:"unit"`
+	BenchStats
 }
 
 // BenchOMBResult is one implementation's result for one experiment with
@@ -150,10 +258,13 @@ type BenchOMBResult struct {
 
 // BenchHistogram is one merged latency histogram, values in ns.
 type BenchHistogram struct {
-	Name       string                  `json:"name"` // file stem, e.g. "produce-publish-ref"
-	Experiment string                  `json:"experiment"`
-	Kind       string                  `json:"kind"` // publish, poll, e2e, e2e-intended, wakeup
+	Name       string `json:"name"` // file stem, e.g. "produce-publish-ref"
+	Experiment string `json:"experiment"`
+	Kind       string `json:"kind"` // publish, poll, e2e, e2e-intended, e2e-service, wake-up, write
+	// Impl is the implementation, or the raw limit's tag for a limit's
+	// histogram (Limit set).
 	Impl       string                  `json:"impl"`
+	Limit      bool                    `json:"limit,omitempty"`
 	Title      string                  `json:"title"`
 	Count      int64                   `json:"count"`
 	Unit       string                  `json:"unit"` // of Percentiles: "us"
@@ -214,22 +325,36 @@ func BenchOMBQuantiles(h *hdrhistogram.Histogram) map[string]float64 {
 
 // BenchScaleRow is one point of the scale section.
 type BenchScaleRow struct {
-	Dimension string  `json:"dimension"` // producers, consumers, size, fsync, chunks, acks
-	Setting   string  `json:"setting"`
-	Metric    string  `json:"metric"`
-	Unit      string  `json:"unit"`
-	Reps      int     `json:"repetitions"`
-	Min       float64 `json:"min"`
-	Median    float64 `json:"median"`
-	Max       float64 `json:"max"`
-	Note      string  `json:"note,omitempty"`
+	Dimension string    `json:"dimension"` // producers, consumers, size, fsync, chunks, acks
+	Setting   string    `json:"setting"`
+	Metric    string    `json:"metric"`
+	Unit      string    `json:"unit"`
+	Values    []float64 `json:"values"`
+	BenchStats
+	Note string `json:"note,omitempty"`
 }
 
-// BenchGoResult is one line of bench.txt, in Go benchmark format: one per
-// repetition, so that benchstat sees the spread.
+// BenchGoResult is one line of bench.txt, in the Go benchmark format: one
+// per repetition, so that benchstat sees the spread.
 type BenchGoResult struct {
-	Name    string  `json:"name"` // "Produce/impl=ref"
-	NsPerOp float64 `json:"nsPerOp"`
-	// Extra metrics, e.g. {"MB/s": 89.1, "msgs/s": 1e6}, printed in key order.
-	Extra map[string]float64 `json:"extra,omitempty"`
+	Name   string         `json:"name"` // "Produce/impl=ref"
+	Values []BenchGoValue `json:"values"`
+}
+
+// BenchGoValue is one measurement of a bench.txt line.
+type BenchGoValue struct {
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"` // "ns/op", "MB/s", "p50-ns", "ratio"
+}
+
+// BenchPlot is one latency-by-percentile plot: the histograms drawn as
+// implementations' curves and as raw limits, by BenchHistogram.Name.
+type BenchPlot struct {
+	Name   string   `json:"name"` // file stem: "plot-produce-publish"
+	Title  string   `json:"title"`
+	Series []string `json:"series"`
+	Limits []string `json:"limits,omitempty"`
+	// Note is said under the plot's link, e.g. why it has no limit.
+	Note  string   `json:"note,omitempty"`
+	Files []string `json:"files,omitempty"` // written: .svg and .png
 }

@@ -3,40 +3,20 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"sort"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
 )
-
-type benchPlotGroup struct {
-	key, title string
-	hists      []*BenchHistogram
-}
-
-// benchPlotGroups groups histograms of the same experiment and kind: one
-// plot each, one line per implementation.
-func benchPlotGroups(hs []*BenchHistogram) []benchPlotGroup {
-	idx := map[string]int{}
-	var out []benchPlotGroup
-	for _, h := range hs {
-		if h.H == nil || h.H.TotalCount() == 0 {
-			continue
-		}
-		key := benchSlug(h.Experiment + "-" + h.Kind)
-		i, ok := idx[key]
-		if !ok {
-			i = len(out)
-			idx[key] = i
-			out = append(out, benchPlotGroup{key: key, title: h.Experiment + ": " + h.Kind + " latency by percentile"})
-		}
-		out[i].hists = append(out[i].hists, h)
-	}
-	return out
-}
 
 func benchSlug(s string) string {
 	var b strings.Builder
@@ -75,10 +55,56 @@ func BenchPercentileLabel(n int) string {
 
 type benchPercentileTicks struct{}
 
+// Ticks implements plot.Ticker: one labelled tick per nine.
 func (benchPercentileTicks) Ticks(min, max float64) []plot.Tick {
 	var t []plot.Tick
 	for n := 0; n <= int(math.Ceil(max)) && n <= 9; n++ {
 		t = append(t, plot.Tick{Value: float64(n), Label: BenchPercentileLabel(n)})
+	}
+	return t
+}
+
+// BenchLatencyLabel formats a latency of v µs for a tick: "500 ns",
+// "2 µs", "100 µs", "1 ms", "100 ms", "2 s".
+func BenchLatencyLabel(v float64) string {
+	f := func(x float64, unit string) string { return strconv.FormatFloat(x, 'g', 3, 64) + " " + unit }
+	switch {
+	case v < 1:
+		return f(v*1000, "ns")
+	case v < 1000:
+		return f(v, "µs")
+	case v < 1e6:
+		return f(v/1000, "ms")
+	}
+	return f(v/1e6, "s")
+}
+
+// benchLatencyTicks marks a log-scale latency axis in µs with durations:
+// every decade labelled, and 2× and 5× labelled too when the range spans
+// two decades or less, so that a narrow plot still has labels.
+type benchLatencyTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (benchLatencyTicks) Ticks(min, max float64) []plot.Tick {
+	if !(min > 0) || !(max >= min) {
+		return nil
+	}
+	lo, hi := math.Floor(math.Log10(min)), math.Ceil(math.Log10(max))
+	fine := hi-lo <= 2
+	var t []plot.Tick
+	for e := lo; e <= hi; e++ {
+		d := math.Pow(10, e)
+		for m := 1; m <= 9; m++ {
+			v := float64(m) * d
+			if v < min*0.999 || v > max*1.001 {
+				continue
+			}
+			label := ""
+			if m == 1 || (fine && (m == 2 || m == 5)) {
+				label = BenchLatencyLabel(v)
+			}
+			t = append(t, plot.Tick{Value: v, Label: label})
+		}
 	}
 	return t
 }
@@ -97,43 +123,168 @@ func BenchPercentileCurve(h *BenchHistogram) plotter.XYs {
 	return pts
 }
 
-var benchPalette = []color.Color{
-	color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
-	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff},
-	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
-	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
-	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff},
-	color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff},
+// benchFixedColours are the colours of the implementations klbench
+// names itself, the same in every report.
+var benchFixedColours = map[string]color.Color{
+	"ref":          color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff}, // blue
+	"ref-adapter":  color.RGBA{R: 0x17, G: 0xbe, B: 0xcf, A: 0xff}, // cyan
+	"null-adapter": color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff}, // grey
 }
 
-// WriteBenchPlot writes an SVG latency-by-percentile plot, one line per
-// histogram, log-scale percentile x axis and log-scale latency y axis.
-func WriteBenchPlot(path, title string, hs []*BenchHistogram) error {
+// benchPalette colours the other implementations, in the order of the
+// run's --impl and --native flags.
+var benchPalette = []color.Color{
+	color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff}, // red
+	color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff}, // green
+	color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff}, // orange
+	color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff}, // purple
+	color.RGBA{R: 0x8c, G: 0x56, B: 0x4b, A: 0xff}, // brown
+	color.RGBA{R: 0xe3, G: 0x77, B: 0xc2, A: 0xff}, // pink
+	color.RGBA{R: 0xbc, G: 0xbd, B: 0x22, A: 0xff}, // olive
+}
+
+// benchLimitColour draws the raw limits, with a dash pattern each.
+var benchLimitColour = color.RGBA{A: 0xff}
+
+var benchLimitDashes = [][]vg.Length{
+	{vg.Points(6), vg.Points(3)},
+	{vg.Points(2), vg.Points(2)},
+	{vg.Points(8), vg.Points(2), vg.Points(2), vg.Points(2)},
+}
+
+// BenchColours gives each implementation of impls one colour, used in
+// every plot of a report: ref, ref-adapter and null-adapter have fixed
+// colours, the others take the palette in order.
+func BenchColours(impls []string) map[string]color.Color {
+	m := map[string]color.Color{}
+	i := 0
+	for _, name := range impls {
+		if _, ok := m[name]; ok {
+			continue
+		}
+		if c, ok := benchFixedColours[name]; ok {
+			m[name] = c
+			continue
+		}
+		m[name] = benchPalette[i%len(benchPalette)]
+		i++
+	}
+	for name, c := range benchFixedColours {
+		if _, ok := m[name]; !ok {
+			m[name] = c
+		}
+	}
+	return m
+}
+
+// Plot geometry: the data area and, below it, the legend (one line per
+// entry), so that no curve is hidden behind it.
+const (
+	benchPlotWidth  = 7 * vg.Inch
+	benchPlotHeight = 4.2 * vg.Inch
+	benchPlotDPI    = 110
+)
+
+// WriteBenchPlot draws pl into dir as pl.Name+".svg" and pl.Name+".png"
+// and returns the file names: latency by percentile, log-scale percentile
+// axis and log-scale latency axis, one curve per implementation in its
+// colour from colours, and the raw limits in black, dashed. The legend is
+// below the axes.
+func WriteBenchPlot(dir string, pl BenchPlot, hists map[string]*BenchHistogram, colours map[string]color.Color) ([]string, error) {
 	p := plot.New()
-	p.Title.Text = title
+	p.Title.Text = pl.Title
+	if pl.Note != "" && len(pl.Limits) == 0 {
+		p.Title.Text += "\n(" + pl.Note + ")"
+	}
 	p.X.Label.Text = "percentile"
-	p.Y.Label.Text = "latency (µs, log scale)"
+	p.Y.Label.Text = "latency (log scale)"
 	p.X.Tick.Marker = benchPercentileTicks{}
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Top = false
-	p.Legend.Left = true
+	p.Y.Tick.Marker = benchLatencyTicks{}
 	p.Add(plotter.NewGrid())
-	hs = append([]*BenchHistogram(nil), hs...)
-	sort.SliceStable(hs, func(i, j int) bool { return hs[i].Impl < hs[j].Impl })
-	for i, h := range hs {
+	leg := plot.NewLegend()
+	leg.Top, leg.Left = true, true
+	leg.ThumbnailWidth = vg.Points(28)
+	leg.Padding = vg.Points(3)
+	entries := 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	add := func(name string, limit bool, dash int) error {
+		h := hists[name]
+		if h == nil || h.H == nil || h.H.TotalCount() == 0 {
+			return nil
+		}
 		pts := BenchPercentileCurve(h)
-		if len(pts) == 0 {
-			continue
+		for _, pt := range pts {
+			lo, hi = math.Min(lo, pt.Y), math.Max(hi, pt.Y)
 		}
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
 		}
-		l.Color = benchPalette[i%len(benchPalette)]
-		l.Width = vg.Points(1.5)
+		label := fmt.Sprintf("%s (n=%d)", h.Impl, h.Count)
+		l.Width = vg.Points(1.6)
+		if limit {
+			l.Color = benchLimitColour
+			l.Dashes = benchLimitDashes[dash%len(benchLimitDashes)]
+			l.Width = vg.Points(1.2)
+			label = fmt.Sprintf("%s (n=%d)", h.Title, h.Count)
+		} else if c, ok := colours[h.Impl]; ok {
+			l.Color = c
+		} else {
+			l.Color = benchPalette[len(colours)%len(benchPalette)]
+		}
 		p.Add(l)
-		p.Legend.Add(fmt.Sprintf("%s (n=%d)", h.Impl, h.Count), l)
+		leg.Add(label, l)
+		entries++
+		return nil
 	}
-	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+	for _, n := range pl.Series {
+		if err := add(n, false, 0); err != nil {
+			return nil, err
+		}
+	}
+	for i, n := range pl.Limits {
+		if err := add(n, true, i); err != nil {
+			return nil, err
+		}
+	}
+	if entries > 0 {
+		// Whole decades at both ends, so that both are labelled.
+		p.Y.Min, p.Y.Max = math.Pow(10, math.Floor(math.Log10(lo))), math.Pow(10, math.Ceil(math.Log10(hi)))
+	}
+	// As plot.Legend spaces its entries: the text's height above the
+	// baseline and the padding, each; the last one's descent below.
+	entryH := leg.TextStyle.Rectangle("Xgy").Max.Y
+	legendH := vg.Length(entries)*(entryH+leg.Padding) + leg.TextStyle.FontExtents().Descent + vg.Points(8)
+	h := benchPlotHeight + legendH
+	render := func(c vg.CanvasSizer) {
+		dc := draw.New(c)
+		p.Draw(draw.Crop(dc, 0, 0, legendH, 0))
+		legArea := draw.Crop(dc, vg.Points(12), 0, vg.Points(4), -(h - legendH))
+		leg.Draw(legArea)
+	}
+	svg := vgsvg.New(benchPlotWidth, h)
+	render(svg)
+	png := vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(benchPlotWidth, h), vgimg.UseDPI(benchPlotDPI))}
+	render(png)
+	var files []string
+	for _, f := range []struct {
+		ext string
+		w   io.WriterTo
+	}{{".svg", svg}, {".png", png}} {
+		name := pl.Name + f.ext
+		out, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		_, err = f.w.WriteTo(out)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", name, err)
+		}
+		files = append(files, name)
+	}
+	return files, nil
 }

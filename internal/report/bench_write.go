@@ -3,36 +3,47 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/perf/benchfmt"
 )
 
+// BenchTableWidth is the width the plain-text tables and their legends
+// keep within.
+const BenchTableWidth = 120
+
 // WriteBenchReport writes report.json, report.md, one .hgrm per histogram,
-// the latency-by-percentile SVG plots and bench.txt into dir, which must
-// exist.
+// the latency-by-percentile plots (SVG and PNG) and bench.txt into dir,
+// which must exist. It does not remove what dir held before: see
+// CleanBenchReportDir.
 func WriteBenchReport(dir string, r *BenchReport) error {
-	r.Plots = nil
+	byName := map[string]*BenchHistogram{}
 	for _, h := range r.Histograms {
 		h.File = h.Name + ".hgrm"
+		byName[h.Name] = h
 		var b bytes.Buffer
 		if err := WriteBenchHgrm(&b, h); err != nil {
-			return err
+			return fmt.Errorf("histogram %s: %w", h.Name, err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, h.File), b.Bytes(), 0o644); err != nil {
 			return err
 		}
 	}
-	for _, g := range benchPlotGroups(r.Histograms) {
-		name := "plot-" + g.key + ".svg"
-		if err := WriteBenchPlot(filepath.Join(dir, name), g.title, g.hists); err != nil {
-			return fmt.Errorf("plot %s: %w", name, err)
+	colours := BenchColours(r.Config.Impls)
+	for i := range r.Plots {
+		files, err := WriteBenchPlot(dir, r.Plots[i], byName, colours)
+		if err != nil {
+			return fmt.Errorf("plot %s: %w", r.Plots[i].Name, err)
 		}
-		r.Plots = append(r.Plots, name)
+		r.Plots[i].Files = files
 	}
 	var b bytes.Buffer
 	if err := WriteBenchJSON(&b, r); err != nil {
@@ -47,12 +58,49 @@ func WriteBenchReport(dir string, r *BenchReport) error {
 		return err
 	}
 	b.Reset()
-	WriteBenchGoText(&b, r)
+	if err := WriteBenchGoText(&b, r); err != nil {
+		return fmt.Errorf("bench.txt: %w", err)
+	}
 	return os.WriteFile(filepath.Join(dir, "bench.txt"), b.Bytes(), 0o644)
 }
 
-// WriteBenchJSON writes r as indented JSON. NaN (a figure that could not be
-// measured) is written as null.
+// benchReportFile says whether name is one of the files WriteBenchReport
+// writes.
+func benchReportFile(name string) bool {
+	switch name {
+	case "report.json", "report.md", "bench.txt":
+		return true
+	}
+	return strings.HasSuffix(name, ".hgrm") ||
+		strings.HasPrefix(name, "plot-") && (strings.HasSuffix(name, ".svg") || strings.HasSuffix(name, ".png"))
+}
+
+// CleanBenchReportDir removes from dir the files a klbench report is made
+// of (report.json, report.md, bench.txt, *.hgrm, plot-*.svg, plot-*.png),
+// so that a report written there next has no stale plot or histogram of
+// an earlier run beside it. Other files are left alone. A dir that does
+// not exist is clean.
+func CleanBenchReportDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.Type().IsRegular() && benchReportFile(e.Name()) {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// WriteBenchJSON writes r as indented JSON. NaN and ±Inf (a figure that
+// could not be measured, an interval too few repetitions cannot give) are
+// written as null.
 func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 	b, err := json.MarshalIndent(benchSanitize(r), "", "  ")
 	if err != nil {
@@ -63,9 +111,9 @@ func WriteBenchJSON(w io.Writer, r *BenchReport) error {
 }
 
 // benchSanitize returns r in a form encoding/json accepts: NaN and Inf,
-// which it refuses, are left out of histogram percentiles. (The table,
-// figures and scale write them as null themselves; see MarshalJSON.) r
-// itself is not changed.
+// which it refuses, are left out of histogram percentiles. (The other
+// types write them as null themselves; see their MarshalJSON.) r itself is
+// not changed.
 func benchSanitize(r *BenchReport) *BenchReport {
 	c := *r
 	c.Histograms = make([]*BenchHistogram, len(r.Histograms))
@@ -84,32 +132,74 @@ func benchSanitize(r *BenchReport) *BenchReport {
 	return &c
 }
 
+// benchStatsJSON is BenchStats with null for NaN and ±Inf; embedded in
+// the MarshalJSON structs below, its fields win over the embedded
+// BenchStats' (they are one level shallower).
+type benchStatsJSON struct {
+	N          int      `json:"repetitions"`
+	Min        *float64 `json:"min"`
+	Median     *float64 `json:"median"`
+	Max        *float64 `json:"max"`
+	Lo         *float64 `json:"ciLow"`
+	Hi         *float64 `json:"ciHigh"`
+	Confidence *float64 `json:"ciConfidence,omitempty"`
+}
+
+func (s BenchStats) forJSON() benchStatsJSON {
+	j := benchStatsJSON{N: s.N, Min: fin(s.Min), Median: fin(s.Median), Max: fin(s.Max), Lo: fin(s.Lo), Hi: fin(s.Hi)}
+	if s.Confidence != 0 {
+		j.Confidence = fin(s.Confidence)
+	}
+	return j
+}
+
+// MarshalJSON writes v with NaN and ±Inf (not measured) as null.
+func (v BenchGoValue) MarshalJSON() ([]byte, error) {
+	type plain BenchGoValue
+	return json.Marshal(struct {
+		plain
+		Value *float64 `json:"value"`
+	}{plain(v), fin(v.Value)})
+}
+
+func fins(v []float64) []*float64 {
+	out := make([]*float64, len(v))
+	for i, x := range v {
+		out[i] = fin(x)
+	}
+	return out
+}
+
 // MarshalJSON writes r with NaN and ±Inf (no figure) as null.
 func (r BenchRow) MarshalJSON() ([]byte, error) {
 	type plain BenchRow // without this method
 	return json.Marshal(struct {
 		plain
-		Min    *float64 `json:"min"`
-		Median *float64 `json:"median"`
-		Limit  *float64 `json:"limit"`
-		Ratio  *float64 `json:"ratio"`
-	}{plain(r), fin(r.Min), fin(r.Median), fin(r.Limit), fin(r.Ratio)})
+		benchStatsJSON
+		Limit   *float64 `json:"limit"`
+		Ratio   *float64 `json:"ratio"`
+		RatioLo *float64 `json:"ratioCILow"`
+		RatioHi *float64 `json:"ratioCIHigh"`
+	}{plain(r), r.BenchStats.forJSON(), fin(r.Limit), fin(r.Ratio), fin(r.RatioLo), fin(r.RatioHi)})
 }
 
 // MarshalJSON writes f with NaN and ±Inf (no figure) as null.
 func (f BenchFigure) MarshalJSON() ([]byte, error) {
 	type plain BenchFigure
-	vals := make([]*float64, len(f.Values))
-	for i, v := range f.Values {
-		vals[i] = fin(v)
-	}
 	return json.Marshal(struct {
 		plain
+		benchStatsJSON
 		Values []*float64 `json:"values"`
-		Min    *float64   `json:"min"`
-		Median *float64   `json:"median"`
-		Max    *float64   `json:"max"`
-	}{plain(f), vals, fin(f.Min), fin(f.Median), fin(f.Max)})
+	}{plain(f), f.BenchStats.forJSON(), fins(f.Values)})
+}
+
+// MarshalJSON writes l with NaN and ±Inf (no figure) as null.
+func (l BenchLimit) MarshalJSON() ([]byte, error) {
+	type plain BenchLimit
+	return json.Marshal(struct {
+		plain
+		benchStatsJSON
+	}{plain(l), l.BenchStats.forJSON()})
 }
 
 // MarshalJSON writes s with NaN and ±Inf (no figure) as null.
@@ -117,10 +207,9 @@ func (s BenchScaleRow) MarshalJSON() ([]byte, error) {
 	type plain BenchScaleRow
 	return json.Marshal(struct {
 		plain
-		Min    *float64 `json:"min"`
-		Median *float64 `json:"median"`
-		Max    *float64 `json:"max"`
-	}{plain(s), fin(s.Min), fin(s.Median), fin(s.Max)})
+		benchStatsJSON
+		Values []*float64 `json:"values"`
+	}{plain(s), s.BenchStats.forJSON(), fins(s.Values)})
 }
 
 func fin(v float64) *float64 {
@@ -168,7 +257,7 @@ func BenchFormatValue(v float64, unit string) string {
 	case "MB/s":
 		return fmt.Sprintf("%.1f MB/s", v)
 	case "x":
-		return fmt.Sprintf("%.2f×", v)
+		return benchRatio(v)
 	}
 	return fmt.Sprintf("%.3g %s", v, unit)
 }
@@ -177,70 +266,205 @@ func benchRatio(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "-"
 	}
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f×", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f×", v)
+	}
 	return fmt.Sprintf("%.2f×", v)
 }
 
-// BenchTableColumns are the column headers of the main table.
-var BenchTableColumns = []string{"experiment", "impl", "published", "this run (min)", "this run (median)", "raw limit (median)", "ratio to limit", "target", ""}
+// benchCI is the median's confidence interval as "±4%", "±∞" with too few
+// repetitions for one, "-" with no median.
+func benchCI(s BenchStats) string {
+	p := s.CIPercent()
+	switch {
+	case math.IsNaN(p):
+		return "-"
+	case math.IsInf(p, 0):
+		return "±∞"
+	case p > 9.99:
+		return "±>999%"
+	}
+	return fmt.Sprintf("±%.0f%%", 100*p)
+}
 
-// BenchTableCells renders rows as table cells.
-func BenchTableCells(rows []BenchRow) [][]string {
-	var out [][]string
-	for _, r := range rows {
-		min, med := BenchFormatValue(r.Min, r.Unit), BenchFormatValue(r.Median, r.Unit)
-		if r.Error != "" {
-			min, med = "FAILED", r.Error
-		}
-		limit := BenchFormatValue(r.Limit, r.Unit)
-		if r.LimitName != "" && limit != "-" {
-			limit += " (" + r.LimitName + ")"
-		}
-		out = append(out, []string{r.Experiment, r.Impl, r.Published, min, med, limit, benchRatio(r.Ratio), r.Target, r.Verdict})
+// benchSpread is max ÷ min as "1.08×", with " wide" above BenchWideSpread.
+func benchSpread(s BenchStats) string {
+	sp := s.Spread()
+	if math.IsNaN(sp) || s.N < 2 {
+		return "-"
+	}
+	out := benchRatio(sp)
+	if s.Wide() {
+		out += " wide"
 	}
 	return out
 }
 
-// WriteBenchTable writes rows as an aligned plain-text table.
-func WriteBenchTable(w io.Writer, rows []BenchRow) {
-	cells := append([][]string{BenchTableColumns}, BenchTableCells(rows)...)
-	widths := make([]int, len(BenchTableColumns))
-	for _, row := range cells {
-		for i, c := range row {
-			widths[i] = max(widths[i], len([]rune(c)))
+// benchLimitCell is the limit column: the limit's median and its tag.
+func benchLimitCell(r BenchRow) string {
+	v := BenchFormatValue(r.Limit, r.Unit)
+	if v == "-" || r.LimitTag == "" {
+		return "-"
+	}
+	return v + " " + r.LimitTag
+}
+
+// benchRatioCell is the ratio column, with RatioMark.
+func benchRatioCell(r BenchRow) string {
+	s := benchRatio(r.Ratio)
+	if m := r.RatioMark(); m != "" {
+		s += " " + m
+	}
+	return s
+}
+
+// BenchTableColumns are the column headers of the plain-text experiments
+// table.
+var BenchTableColumns = []string{"experiment", "impl", "median", "95% CI", "spread", "limit", "ratio", "target", ""}
+
+// BenchTableCells renders rows as the plain-text table's cells. A failed
+// row says FAILED; its error is listed under the table (see
+// WriteBenchTable), where it can be long.
+func BenchTableCells(rows []BenchRow) [][]string {
+	var out [][]string
+	for _, r := range rows {
+		med, ci, spread := BenchFormatValue(r.Median, r.Unit), benchCI(r.BenchStats), benchSpread(r.BenchStats)
+		if r.Error != "" {
+			med, ci, spread = "FAILED", "", ""
+		}
+		out = append(out, []string{r.Experiment, r.Impl, med, ci, spread, benchLimitCell(r), benchRatioCell(r), r.Target, r.Verdict})
+	}
+	return out
+}
+
+// writeTab writes rows of cells aligned with text/tabwriter, two spaces
+// between columns, a dashed line under the first row, no space at the
+// ends of lines.
+func writeTab(w io.Writer, rows [][]string) error {
+	var b bytes.Buffer
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.DiscardEmptyColumns)
+	for i, row := range rows {
+		fmt.Fprintln(tw, strings.Join(row, "\t")+"\t")
+		if i == 0 {
+			dashes := make([]string, len(row))
+			for j, c := range row {
+				dashes[j] = strings.Repeat("-", len([]rune(c)))
+			}
+			fmt.Fprintln(tw, strings.Join(dashes, "\t")+"\t")
 		}
 	}
-	for n, row := range cells {
-		var sb strings.Builder
-		for i, c := range row {
-			sb.WriteString(c)
-			if i < len(row)-1 {
-				sb.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
-			}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	lines := bytes.Split(b.Bytes(), []byte("\n"))
+	for i := range lines {
+		lines[i] = bytes.TrimRight(lines[i], " ")
+	}
+	_, err := w.Write(bytes.Join(lines, []byte("\n")))
+	return err
+}
+
+// wrap breaks s into lines of at most width runes at spaces, each but the
+// first indented by indent.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(s) {
+		n := len([]rune(word))
+		if i > 0 && line+1+n > width {
+			b.WriteString("\n" + indent)
+			line = len(indent)
+		} else if i > 0 {
+			b.WriteByte(' ')
+			line++
 		}
-		fmt.Fprintln(w, strings.TrimRight(sb.String(), " "))
-		if n == 0 {
-			var sep strings.Builder
-			for i := range row {
-				sep.WriteString(strings.Repeat("-", widths[i]))
-				if i < len(row)-1 {
-					sep.WriteString("  ")
-				}
-			}
-			fmt.Fprintln(w, sep.String())
+		b.WriteString(word)
+		line += n
+	}
+	return b.String()
+}
+
+// benchLegend explains the table's columns and marks, in lines of plain
+// text.
+func benchLegend(rows []BenchRow, limits []BenchLimit) []string {
+	out := []string{
+		"median: of the repetitions; 95% CI: of the median (golang.org/x/perf/benchmath, no distribution assumed; ±∞: fewer than 6 repetitions); spread: max ÷ min of the repetitions, \"wide\" above 3×.",
+		"ratio: the limit's time ÷ the implementation's (for latencies, limit ÷ latency), per repetition, then the median: 1.00× = as fast as the limit measured in the same run.",
+	}
+	marks := map[string]bool{}
+	for _, r := range rows {
+		marks[r.RatioMark()] = true
+	}
+	if marks["~"] {
+		out = append(out, "~ after a ratio: above 1× but within the noise (its 95% CI includes 1×): as fast as the limit.")
+	}
+	if marks["!"] {
+		out = append(out, "! after a ratio: above 1× beyond the noise: that limit does work the implementation does not, so it is no limit for that row; read the row as a comparison only.")
+	}
+	for _, l := range limits {
+		out = append(out, fmt.Sprintf("%s: %s (median %s).", l.Tag, l.What, BenchFormatValue(l.Median, l.Unit)))
+	}
+	return out
+}
+
+// WriteBenchTable writes rows as an aligned plain-text table within
+// BenchTableWidth columns, then the failures and the legend.
+func WriteBenchTable(w io.Writer, rows []BenchRow, limits []BenchLimit) error {
+	if err := writeTab(w, append([][]string{BenchTableColumns}, BenchTableCells(rows)...)); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Error != "" {
+			fmt.Fprintf(w, "FAILED %s, %s: %s\n", r.Experiment, r.Impl, wrap(r.Error, BenchTableWidth-2, "  "))
 		}
 	}
+	fmt.Fprintln(w)
+	for _, l := range benchLegend(rows, limits) {
+		if _, err := fmt.Fprintln(w, wrap(l, BenchTableWidth, "  ")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func mdRow(w io.Writer, cells []string) {
 	for i, c := range cells {
-		cells[i] = strings.ReplaceAll(c, "|", `\|`)
+		cells[i] = strings.ReplaceAll(strings.ReplaceAll(c, "|", `\|`), "\n", " ")
 	}
 	fmt.Fprintf(w, "| %s |\n", strings.Join(cells, " | "))
 }
 
-// WriteBenchMarkdown writes the human report.
+func mdHeader(w io.Writer, cells ...string) {
+	mdRow(w, cells)
+	seps := make([]string, len(cells))
+	for i := range seps {
+		seps[i] = "---"
+	}
+	mdRow(w, seps)
+}
+
+// benchRange is "min – max (spread)".
+func benchRange(s BenchStats, unit string) string {
+	if s.N == 0 || math.IsNaN(s.Min) {
+		return "-"
+	}
+	return fmt.Sprintf("%s – %s (%s)", BenchFormatValue(s.Min, unit), BenchFormatValue(s.Max, unit), benchSpread(s))
+}
+
+// WriteBenchMarkdown writes the human report: the headline, the
+// experiments table and its legend, the raw limits, the percentiles of
+// every histogram, the plots, the scale section and the notes.
 func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
 	fmt.Fprintf(w, "# klbench report\n\n")
+	for _, h := range r.Headline {
+		fmt.Fprintf(w, "- %s\n", h)
+	}
+	if len(r.Headline) > 0 {
+		fmt.Fprintln(w)
+	}
 	fmt.Fprintf(w, "Started %s, took %.1f s. %d repetitions of %d messages of %d B; wait strategy %s, fsync %s.\n\n",
 		r.StartedAt, r.DurationSec, r.Config.Reps, r.Config.Count, r.Config.Size, r.Config.Wait, r.Config.Fsync)
 	e := r.Env
@@ -250,15 +474,24 @@ func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
 		fmt.Fprintf(w, "Made with:\n\n```sh\n%s\n```\n\n", r.Config.Command)
 	}
 	fmt.Fprintf(w, "## Experiments\n\n")
-	fmt.Fprintf(w, "Ratio to limit: the implementation's rate as a fraction of the raw limit measured in the same run (1.00× = as fast as the bare syscall loop; for latencies, limit ÷ latency).\n\n")
-	mdRow(w, append([]string(nil), BenchTableColumns...))
-	seps := make([]string, len(BenchTableColumns))
-	for i := range seps {
-		seps[i] = "---"
+	mdHeader(w, "experiment", "impl", "median", "95% CI", "min – max (spread)", "limit", "ratio", "target", "verdict", "published (PoC)")
+	for _, row := range r.Rows {
+		med, ci, rng := BenchFormatValue(row.Median, row.Unit), benchCI(row.BenchStats), benchRange(row.BenchStats, row.Unit)
+		if row.Error != "" {
+			med, ci, rng = "FAILED: "+clipText(row.Error, 300), "", ""
+		}
+		mdRow(w, []string{row.Experiment, row.Impl, med, ci, rng, benchLimitCell(row), benchRatioCell(row), row.Target, row.Verdict, row.Published})
 	}
-	mdRow(w, seps)
-	for _, c := range BenchTableCells(r.Rows) {
-		mdRow(w, c)
+	fmt.Fprintln(w)
+	for _, l := range benchLegend(r.Rows, nil) {
+		fmt.Fprintf(w, "- %s\n", l)
+	}
+	if len(r.Limits) > 0 {
+		fmt.Fprintf(w, "\n## Raw limits\n\nMeasured in the same repetitions as the implementations, back to back.\n\n")
+		mdHeader(w, "limit", "what", "median", "95% CI", "min – max (spread)")
+		for _, l := range r.Limits {
+			mdRow(w, []string{l.Tag, l.What, BenchFormatValue(l.Median, l.Unit), benchCI(l.BenchStats), benchRange(l.BenchStats, l.Unit)})
+		}
 	}
 	if len(r.Histograms) > 0 {
 		fmt.Fprintf(w, "\n## Latency percentiles (µs)\n\n")
@@ -266,13 +499,7 @@ func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
 		for _, p := range BenchPercentiles {
 			hdr = append(hdr, BenchPercentileKey(p))
 		}
-		hdr = append(hdr, "file")
-		mdRow(w, hdr)
-		seps := make([]string, len(hdr))
-		for i := range seps {
-			seps[i] = "---"
-		}
-		mdRow(w, seps)
+		mdHeader(w, append(hdr, "file")...)
 		for _, h := range r.Histograms {
 			row := []string{h.Title, fmt.Sprint(h.Count)}
 			for _, p := range BenchPercentiles {
@@ -286,27 +513,50 @@ func WriteBenchMarkdown(w io.Writer, r *BenchReport) {
 		}
 	}
 	if len(r.Plots) > 0 {
-		fmt.Fprintf(w, "\n## Plots\n\n")
+		fmt.Fprintf(w, "\n## Plots\n\nLatency by percentile; the raw limits are the black dashed curves.\n\n")
 		for _, p := range r.Plots {
-			fmt.Fprintf(w, "![%s](%s)\n\n", p, p)
+			var svg, png string
+			for _, f := range p.Files {
+				switch filepath.Ext(f) {
+				case ".svg":
+					svg = f
+				case ".png":
+					png = f
+				}
+			}
+			if svg == "" {
+				continue
+			}
+			fmt.Fprintf(w, "![%s](%s)\n\n", p.Title, svg)
+			if png != "" {
+				fmt.Fprintf(w, "[PNG](%s)", png)
+				if p.Note != "" {
+					fmt.Fprintf(w, " · %s", p.Note)
+				}
+				fmt.Fprintf(w, "\n\n")
+			}
 		}
 	}
 	if len(r.Scale) > 0 {
-		fmt.Fprintf(w, "## Scale\n\n")
-		mdRow(w, []string{"dimension", "setting", "metric", "min", "median", "max", "note"})
-		mdRow(w, []string{"---", "---", "---", "---", "---", "---", "---"})
+		fmt.Fprintf(w, "\n## Scale\n\n")
+		mdHeader(w, "dimension", "setting", "metric", "median", "95% CI", "min – max (spread)", "note")
 		for _, s := range r.Scale {
-			mdRow(w, []string{s.Dimension, s.Setting, s.Metric, BenchFormatValue(s.Min, s.Unit),
-				BenchFormatValue(s.Median, s.Unit), BenchFormatValue(s.Max, s.Unit), s.Note})
+			mdRow(w, []string{s.Dimension, s.Setting, s.Metric, BenchFormatValue(s.Median, s.Unit), benchCI(s.BenchStats), benchRange(s.BenchStats, s.Unit), s.Note})
 		}
-		fmt.Fprintln(w)
 	}
 	if len(r.Notes) > 0 {
-		fmt.Fprintf(w, "## Notes\n\n")
+		fmt.Fprintf(w, "\n## Notes\n\n")
 		for _, n := range r.Notes {
 			fmt.Fprintf(w, "- %s\n", n)
 		}
 	}
+}
+
+func clipText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 func benchNum(v float64) string {
@@ -319,34 +569,77 @@ func benchNum(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// WriteBenchWriteScaleTable writes the scale section as plain text.
-func WriteBenchScaleTable(w io.Writer, rows []BenchScaleRow) {
+// WriteBenchScaleTable writes the scale section as an aligned plain-text
+// table.
+func WriteBenchScaleTable(w io.Writer, rows []BenchScaleRow) error {
 	if len(rows) == 0 {
-		return
+		return nil
 	}
-	fmt.Fprintf(w, "%-10s %-14s %-22s %14s %14s %14s  %s\n", "dimension", "setting", "metric", "min", "median", "max", "note")
+	cells := [][]string{{"dimension", "setting", "metric", "median", "95% CI", "spread", "note"}}
 	for _, s := range rows {
-		fmt.Fprintf(w, "%-10s %-14s %-22s %14s %14s %14s  %s\n", s.Dimension, s.Setting, s.Metric,
-			BenchFormatValue(s.Min, s.Unit), BenchFormatValue(s.Median, s.Unit), BenchFormatValue(s.Max, s.Unit), s.Note)
+		cells = append(cells, []string{s.Dimension, s.Setting, s.Metric, BenchFormatValue(s.Median, s.Unit), benchCI(s.BenchStats), benchSpread(s.BenchStats), s.Note})
 	}
+	return writeTab(w, cells)
 }
 
-// WriteBenchGoText writes the Go benchmark format lines for benchstat.
-func WriteBenchGoText(w io.Writer, r *BenchReport) {
-	fmt.Fprintf(w, "goos: linux\ngoarch: amd64\npkg: github.com/kafka-lite/kafka-lite/cmd/klbench\n")
+// WriteBenchGoText writes every bench.txt line in the Go benchmark format
+// (golang.org/x/perf/benchfmt), for benchstat: the machine as file
+// configuration, and a "Unit … better=…" line for each unit whose better
+// direction benchstat would not know.
+func WriteBenchGoText(w io.Writer, r *BenchReport) error {
+	bw := benchfmt.NewWriter(w)
+	seen := map[string]bool{}
+	for _, g := range r.GoBench {
+		for _, v := range g.Values {
+			if seen[v.Unit] {
+				continue
+			}
+			seen[v.Unit] = true
+			if better := benchBetter(v.Unit); better != "" {
+				m := &benchfmt.UnitMetadata{UnitMetadataKey: benchfmt.UnitMetadataKey{Unit: v.Unit, Key: "better"}, OrigUnit: v.Unit, Value: better}
+				if err := bw.Write(m); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	cfg := []benchfmt.Config{
+		{Key: "goos", Value: []byte("linux"), File: true},
+		{Key: "goarch", Value: []byte("amd64"), File: true},
+		{Key: "pkg", Value: []byte("github.com/kafka-lite/kafka-lite/cmd/klbench"), File: true},
+	}
 	if r.Env.CPUModel != "" {
-		fmt.Fprintf(w, "cpu: %s\n", r.Env.CPUModel)
+		cfg = append(cfg, benchfmt.Config{Key: "cpu", Value: []byte(r.Env.CPUModel), File: true})
 	}
 	for _, g := range r.GoBench {
-		fmt.Fprintf(w, "Benchmark%s \t%8d\t%12.0f ns/op", g.Name, 1, g.NsPerOp)
-		keys := make([]string, 0, len(g.Extra))
-		for k := range g.Extra {
-			keys = append(keys, k)
+		res := &benchfmt.Result{Config: cfg, Name: benchfmt.Name(g.Name), Iters: 1}
+		for _, v := range g.Values {
+			if math.IsNaN(v.Value) || math.IsInf(v.Value, 0) {
+				continue
+			}
+			res.Values = append(res.Values, benchfmt.Value{Value: v.Value, Unit: v.Unit})
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			fmt.Fprintf(w, "\t%12.2f %s", g.Extra[k], k)
+		if len(res.Values) == 0 {
+			continue
 		}
-		fmt.Fprintln(w)
+		if err := bw.Write(res); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// benchBetter is whether higher or lower values of unit are better, for
+// the units benchstat does not know ("" for those it does, and for
+// units without a direction).
+func benchBetter(unit string) string {
+	switch {
+	case unit == "ns/op" || unit == "MB/s":
+		return ""
+	case strings.HasSuffix(unit, "-ns"):
+		return "lower"
+	case strings.HasSuffix(unit, "/s"), strings.HasSuffix(unit, "ratio"), strings.HasSuffix(unit, "speedup"):
+		return "higher"
+	}
+	return ""
 }
