@@ -26,6 +26,10 @@ func sampleResults() []*run.Result {
 			ErrorTypes: []run.ErrorType{{Type: "append fail: error", Count: 3, Examples: []string{"x"}}},
 			Latency:    map[string]run.Latency{"append": {Count: 5, P50NS: 10, P99NS: 20, MaxNS: 30}}},
 		{Scenario: "three", Seed: 3, Status: run.StatusSkip, Reason: "client p1: init: no fsync"},
+		{Scenario: "power", Seed: 5, Status: run.StatusPass, Duration: time.Second,
+			Checks: []check.Result{{Check: "durability", Status: check.Pass, Note: "fsync never: 1 power losses took 3 of the 10 records acknowledged before them (allowed, counted)",
+				Windows: []check.LossWindow{{PowerLoss: 1, AtNS: 500_000_000, Acked: 10, Lost: 3, WindowNS: 12_500_000, UnackedLost: 1}}}},
+			PowerLosses: []run.PowerLossResult{{Index: 1, AtNS: 500_000_000, Mode: "torn-op", Trigger: "at random", Killed: 3, DroppedBytes: 4096, Files: 2, Entries: 1}}},
 		{Scenario: "four", Seed: 4, Status: run.StatusError, Reason: "scenario four: client p1: init request 1: exited"},
 	}
 }
@@ -45,13 +49,15 @@ func TestCheckTable(t *testing.T) {
 		"replay: klcheck --scenario two --seed 2 --quick",
 		"SKIP three: client p1: init: no fsync",
 		"ERROR four (seed 4):",
+		"POWER LOSS power: 1 power losses; fsync never: 1 power losses took 3 of the 10 records acknowledged before them (allowed, counted)",
+		"  1. at 0.500s, torn-op, at random: 3 processes killed, 4096 unsynced bytes dropped in 2 files, 1 directory entries undone; of 10 records acked before it, 3 lost (the oldest acked 12.5 ms before), and 1 unacknowledged",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if last := lines[len(lines)-1]; last != "4 scenarios: 1 passed, 1 failed, 1 skipped, 1 errors" {
+	if last := lines[len(lines)-1]; last != "5 scenarios: 2 passed, 1 failed, 1 skipped, 1 errors" {
 		t.Errorf("last line %q", last)
 	}
 	if got := CheckSummaryLine(sampleResults()[:1]); got != "1 scenario: 1 passed, 0 failed, 0 skipped" {
@@ -79,8 +85,14 @@ func TestCheckResultsJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Summary.Failed != 1 || doc.Summary.Errors != 1 || len(doc.Scenarios) != 4 {
+	if doc.Summary.Failed != 1 || doc.Summary.Errors != 1 || len(doc.Scenarios) != 5 {
 		t.Errorf("summary %+v", doc.Summary)
+	}
+	if pl := doc.Scenarios[3]["power_losses"].([]any)[0].(map[string]any); pl["mode"] != "torn-op" || pl["dropped_bytes"].(float64) != 4096 {
+		t.Errorf("power losses %v", pl)
+	}
+	if w := doc.Scenarios[3]["checks"].([]any)[0].(map[string]any)["loss_windows"].([]any)[0].(map[string]any); w["lost"].(float64) != 3 || w["window_ns"].(float64) != 12_500_000 {
+		t.Errorf("loss windows %v", w)
 	}
 	if len(doc.ErrorTypes) != 1 || doc.ErrorTypes[0].Count != 3 {
 		t.Errorf("error types %+v", doc.ErrorTypes)

@@ -76,8 +76,12 @@ func (p *CheckProgress) Done(r *run.Result) {
 		p.write("\r\033[K")
 		p.shown = false
 	}
-	p.write(fmt.Sprintf("%-5s %s (seed %d, %s, %d ops, %d kills)\n", strings.ToUpper(string(r.Status)), r.Scenario, r.Seed,
-		r.Duration.Round(10*time.Millisecond), r.Counts.Ops, r.Counts.Kills))
+	losses := ""
+	if n := r.Counts.PowerLosses; n > 0 {
+		losses = fmt.Sprintf(", %d power losses", n)
+	}
+	p.write(fmt.Sprintf("%-5s %s (seed %d, %s, %d ops, %d kills%s)\n", strings.ToUpper(string(r.Status)), r.Scenario, r.Seed,
+		r.Duration.Round(10*time.Millisecond), r.Counts.Ops, r.Counts.Kills, losses))
 }
 
 // Clear removes the progress line, if one is shown.

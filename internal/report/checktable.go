@@ -18,6 +18,7 @@ import (
 var checkAbbrev = map[string]string{
 	"integrity":            "integ",
 	"lost-write":           "lost",
+	"durability":           "durab",
 	"duplicate":            "dup",
 	"inconsistent-offsets": "offs",
 	"producer-order":       "p-ord",
@@ -128,6 +129,7 @@ func writeDetails(ew *errWriter, r *run.Result) {
 	if r.Note != "" {
 		ew.printf("\nNOTE %s: %s\n", r.Scenario, r.Note)
 	}
+	writePowerLosses(ew, r)
 	for _, c := range r.Checks {
 		if c.Status != check.Fail {
 			continue
@@ -153,6 +155,42 @@ func writeDetails(ew *errWriter, r *run.Result) {
 			}
 		}
 		ew.printf("  %s\n", replay)
+	}
+}
+
+// writePowerLosses writes what a scenario's power losses took: one line
+// per power loss, with the acknowledged records it took when the fsync mode
+// allows that (the durability check's windows).
+func writePowerLosses(ew *errWriter, r *run.Result) {
+	if len(r.PowerLosses) == 0 {
+		return
+	}
+	var windows []check.LossWindow
+	note := ""
+	for _, c := range r.Checks {
+		if c.Check == "durability" {
+			windows, note = c.Windows, c.Note
+		}
+	}
+	ew.printf("\nPOWER LOSS %s: %d power losses", r.Scenario, len(r.PowerLosses))
+	if note != "" {
+		ew.printf("; %s", note)
+	}
+	ew.printf("\n")
+	for i, pl := range r.PowerLosses {
+		ew.printf("  %d. at %.3fs, %s, %s: %d processes killed, %d unsynced bytes dropped in %d files, %d directory entries undone",
+			pl.Index, float64(pl.AtNS)/1e9, pl.Mode, pl.Trigger, pl.Killed, pl.DroppedBytes, pl.Files, pl.Entries)
+		if i < len(windows) {
+			w := windows[i]
+			ew.printf("; of %d records acked before it, %d lost", w.Acked, w.Lost)
+			if w.Lost > 0 {
+				ew.printf(" (the oldest acked %.1f ms before)", float64(w.WindowNS)/1e6)
+			}
+			if w.UnackedLost > 0 {
+				ew.printf(", and %d unacknowledged", w.UnackedLost)
+			}
+		}
+		ew.printf("\n")
 	}
 }
 
