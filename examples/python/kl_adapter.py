@@ -168,6 +168,27 @@ def fsync_dir(path):
         os.close(fd)
 
 
+def ensure_dir(path, sync, top=True):
+    """Makes directory `path` and its missing parents. With sync, fsyncs the
+    parent of each directory it makes, and the parent of `path` even when
+    `path` was there: a name is durable only once its directory is synced,
+    and the process that made it may have died before syncing it. Without
+    this a power loss could take the whole topic, acknowledged records and
+    all."""
+    parent = os.path.dirname(path)
+    made = False
+    if not os.path.isdir(path):
+        if parent and parent != path:
+            ensure_dir(parent, sync, top=False)
+        try:
+            os.mkdir(path)
+            made = True
+        except FileExistsError:
+            pass
+    if sync and parent and (made or top):
+        fsync_dir(parent)
+
+
 # ---------------------------------------------------------------- topic
 
 
@@ -177,11 +198,15 @@ class Topic:
     def __init__(self, dir_, name, config):
         self.path = os.path.join(dir_, name)
         self.groups = os.path.join(self.path, "groups")
-        os.makedirs(self.groups, exist_ok=True)
         self.chunk_records = config["chunk_records"]
         self.chunk_bytes = config["chunk_bytes"]
         self.retain_chunks = config["retain_chunks"]
         self.fsync = config["fsync"] == "always"
+        # Under fsync always every name we make is synced in its directory
+        # before anything in it is acknowledged: the topic, groups/, each
+        # chunk (Producer) and each acks file (Consumer).
+        ensure_dir(self.path, self.fsync)
+        ensure_dir(self.groups, self.fsync)
 
     def chunk_path(self, base):
         return os.path.join(self.path, "%020d" % base)
@@ -306,6 +331,8 @@ class Consumer:
             raise ProtocolError("error", f"group {self.group!r} already has a live consumer")
         self.acks_path = os.path.join(g, self.group + ".acks")
         self.ack_fd = os.open(self.acks_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        if self.topic.fsync:
+            fsync_dir(g)  # the acks file's name, before an ack in it is confirmed
 
     def _last_ack(self):
         # Ack frames are short, so the backward scan reads only the tail of

@@ -317,5 +317,47 @@ class AdapterTest(unittest.TestCase):
         p.close()
 
 
+class EnsureDirTest(unittest.TestCase):
+    """Under fsync always every directory the adapter makes is synced in its
+    parent, so that a power loss cannot take the topic (docs/LAZYFS.md)."""
+
+    def setUp(self):
+        sys.path.insert(0, os.path.dirname(ADAPTER))
+        import kl_adapter
+
+        self.mod = kl_adapter
+        self.synced = []
+        self.real = kl_adapter.fsync_dir
+        kl_adapter.fsync_dir = lambda path: self.synced.append(path)
+        self.dir = tempfile.mkdtemp(prefix="kl-python-test-")
+
+    def tearDown(self):
+        self.mod.fsync_dir = self.real
+        sys.path.remove(os.path.dirname(ADAPTER))
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def test_syncs_the_parent_of_each_directory_it_makes(self):
+        a, b = os.path.join(self.dir, "a"), os.path.join(self.dir, "a", "b")
+        for sync, want in ((False, []), (True, [self.dir, a])):
+            with self.subTest(sync=sync):
+                shutil.rmtree(a, ignore_errors=True)
+                self.synced.clear()
+                self.mod.ensure_dir(b, sync)
+                self.assertTrue(os.path.isdir(b))
+                self.assertEqual(self.synced, want)
+        # It exists now; the parent of the directory asked for is synced
+        # again (whoever made it may have died before syncing it), no other.
+        self.synced.clear()
+        self.mod.ensure_dir(b, True)
+        self.assertEqual(self.synced, [a])
+
+    def test_topic_and_group_names_are_synced_under_fsync_always(self):
+        topic = self.mod.Topic(self.dir, "t", self.mod.parse_config(config(fsync="always")))
+        self.assertEqual(self.synced, [self.dir, topic.path])
+        self.synced.clear()
+        self.mod.Topic(self.dir, "u", self.mod.parse_config(config()))
+        self.assertEqual(self.synced, [])
+
+
 if __name__ == "__main__":
     unittest.main()
