@@ -269,6 +269,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 			Detail: fmt.Sprintf("the implementation wrote outside the directory it was given (%s): %s", data, strings.Join(stray, ", "))})
 	}
 
+	if r.machine != nil && r.machine.lost() == 0 {
+		// Say so: the durability checks had nothing to judge. (A rotation
+		// trigger never fires for an engine, whose clients leave their
+		// directory empty.)
+		note = strings.TrimSpace(note + " No power loss fired, so nothing was checked across one.")
+	}
 	res.Note = note
 	res.ImplName = r.name()
 	if ferr := r.rec.finish(); ferr != nil {
