@@ -204,4 +204,3 @@ func startKlnats(t *testing.T, self, store, sync string, port int) func() {
 	}, 30*time.Second, 20*time.Millisecond, "klnats did not listen on %s", addr)
 	return stop
 }
-
