@@ -78,12 +78,12 @@ func ackOnce(ix *index, opts Options) Result {
 							c.stats["reused-offset-after-power-loss"]++
 							continue
 						}
-						if ix.lossBetween(a.Complete, s.initInvoke) {
+						if ix.lossBetween(a.Invoke, s.initInvoke) {
 							if !always {
 								c.stats["redelivered-after-power-loss"]++
 								continue
 							}
-							k := ix.epochOf(a.Complete) + 1
+							k := ix.epochOf(a.Invoke) + 1
 							c.add("lost-ack", Example{
 								Explanation: fmt.Sprintf("group %s got offset %d (%q) again on %s at %dns, though the group had acked offset %d (op %d) under fsync always before %s: the power loss lost a confirmed ack",
 									s.group, r.Offset, abbr(r.Value), s.name(), op.Invoke, *a.Offset, a.Index, ix.lossName(k)),

@@ -301,15 +301,15 @@ func durability(ix *index, opts Options) Result {
 			if o, known := ix.offsetOf(p, i); known {
 				ex.Offsets = []int64{o}
 			}
-			ex.Explanation = fmt.Sprintf("%s's append of %q (op %d) was acknowledged under fsync always %.1f ms before %s, and is not in the log after it (%s)",
-				op.Client, abbr(v), op.Index, float64(loss.Invoke-op.Complete)/1e6, ix.lossName(k), seenBy)
+			ex.Explanation = fmt.Sprintf("%s's append of %q (op %d) was acknowledged under fsync always %s %s, and is not in the log after it (%s)",
+				op.Client, abbr(v), op.Index, beforeLoss(op.Complete, loss.Invoke), ix.lossName(k), seenBy)
 			c.add("lost-acked", ex)
 		}
 	}
 	maxRecords, maxNS := 0, int64(0)
 	for k := 1; k <= n; k++ {
 		if oldest[k] >= 0 {
-			windows[k].WindowNS = windows[k].AtNS - oldest[k]
+			windows[k].WindowNS = max(0, windows[k].AtNS-oldest[k])
 		}
 		maxRecords = max(maxRecords, windows[k].Lost)
 		maxNS = max(maxNS, windows[k].WindowNS)
@@ -327,6 +327,16 @@ func durability(ix *index, opts Options) Result {
 	r := c.result(note)
 	r.Windows = windows[1:]
 	return r
+}
+
+// beforeLoss says how long before a power loss at loss an op completed at
+// done: its reply may have been read just after the SIGKILLs, which the
+// process had written before them.
+func beforeLoss(done, loss int64) string {
+	if d := loss - done; d >= 0 {
+		return fmt.Sprintf("%.1f ms before", float64(d)/1e6)
+	}
+	return "(its reply was read as the machine went down) just before"
 }
 
 // orDefault returns s, or def when s is empty.

@@ -144,14 +144,14 @@ func resume(ix *index, opts Options) Result {
 				// acked ones: the acked offset had been reused.
 				c.stats["resumed-at-reused-offset"]++
 				continue
-			case ix.lossBetween(lo.Complete, s.initInvoke) && opts.Fsync == protocol.FsyncAlways:
-				k := ix.epochOf(lo.Complete) + 1
-				ex.Explanation = fmt.Sprintf("%s (group %s) resumed at offset %d (%q), before the group's ack of offset %d (op %d), which was confirmed under fsync always %.1f ms before %s: the power loss lost a confirmed ack",
-					s.name(), s.group, f, abbr(first.Value), *lo.Offset, lo.Index, float64(ix.lossOp(k).Invoke-lo.Complete)/1e6, ix.lossName(k))
+			case ix.lossBetween(lo.Invoke, s.initInvoke) && opts.Fsync == protocol.FsyncAlways:
+				k := ix.epochOf(lo.Invoke) + 1
+				ex.Explanation = fmt.Sprintf("%s (group %s) resumed at offset %d (%q), before the group's ack of offset %d (op %d), which was confirmed under fsync always %s %s: the power loss lost a confirmed ack",
+					s.name(), s.group, f, abbr(first.Value), *lo.Offset, lo.Index, beforeLoss(lo.Complete, ix.lossOp(k).Invoke), ix.lossName(k))
 				ex.Ops = append(ex.Ops, ix.lossOp(k).Index)
 				c.add("lost-ack", ex)
 				continue
-			case ix.lossBetween(lo.Complete, s.initInvoke):
+			case ix.lossBetween(lo.Invoke, s.initInvoke):
 				c.stats["rewound-after-power-loss"]++
 				continue
 			}
