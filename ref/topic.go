@@ -270,6 +270,12 @@ func (t *Topic) createChunk(n uint64, base int64, sync bool) error {
 	payload, _ := json.Marshal(chunkHeader{Chunk: n, Base: base})
 	data := appendFrame(nil, kindHeader, time.Now().UnixNano(), payload)
 	err := createAtomically(t.dir, chunkName(n), data, sync)
+	if errors.Is(err, os.ErrExist) && sync {
+		// Another process linked it and may not have synced the directory
+		// yet: whoever goes on to append to the chunk must not ack a
+		// record in a chunk whose name a power loss can take.
+		err = syncDir(t.dir)
+	}
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("create chunk %d: %w", n, err)
 	}
