@@ -105,10 +105,12 @@ type Consumer struct {
 	// planned says it was tried for this chunk.
 	plan    *chunkPlan
 	planned bool
-	out     []Record
-	maxBuf  int
-	closed  chan struct{}
-	pollMu  sync.Mutex // held by Poll; Close takes it to free resources
+	// recheckedAt is the file position of the last torn span read twice.
+	recheckedAt int64
+	out         []Record
+	maxBuf      int
+	closed      chan struct{}
+	pollMu      sync.Mutex // held by Poll; Close takes it to free resources
 }
 
 // NewConsumer opens a consumer of t.
@@ -514,6 +516,19 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		case stepPartial:
 			return false, nil
 		case stepSkip:
+			if kind == ProblemTorn && c.fpos+int64(c.r) != c.recheckedAt {
+				// A torn record before a whole one: a producer killed
+				// mid-write, or (seen on FUSE) a view that shows a later
+				// write before the end of an earlier one. Read the bytes
+				// once more before deciding: the whole record of a late
+				// view is there by now.
+				c.recheckedAt = c.fpos + int64(c.r)
+				if changed, err := c.reread(); err != nil {
+					return false, err
+				} else if changed {
+					continue
+				}
+			}
 			if err := c.skipped(c.fpos+int64(c.r), c.buf[c.r:c.r+n], kind, detail); err != nil {
 				return false, err
 			}
@@ -535,6 +550,22 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		c.r += n
 	}
 	return false, nil
+}
+
+// reread reads buf[r:e] from the file again and reports whether any byte
+// changed.
+func (c *Consumer) reread() (bool, error) {
+	fresh := make([]byte, c.e-c.r)
+	n, err := pread(c.fd, fresh, c.fpos+int64(c.r))
+	if err != nil {
+		return false, fmt.Errorf("read chunk %d: %w", c.chunk, err)
+	}
+	if n == len(fresh) && bytes.Equal(fresh, c.buf[c.r:c.e]) {
+		return false, nil
+	}
+	copy(c.buf[c.r:], fresh[:n])
+	c.e = c.r + n
+	return true, nil
 }
 
 // skipped reports a span of damage at byte pos of the current chunk and

@@ -386,7 +386,15 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 	if err != nil {
 		return 0, 0, false, fmt.Errorf("read chunk %d: %w", n, err)
 	}
-	pos, count, sealed = scanSeal(data)
+	pos, count, sealed, torn := scanSealTorn(data)
+	if sealed && torn {
+		// The count fixes every later offset: read once more, in case the
+		// view showed a write before the end of an earlier one (as the
+		// consumer does for a torn span).
+		if again, err := os.ReadFile(t.chunkPath(n)); err == nil {
+			pos, count, sealed = scanSeal(again)
+		}
+	}
 	return pos, count, sealed, nil
 }
 
@@ -395,26 +403,34 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 // the rule readers number records by: see skipSlots), and whether there is
 // one.
 func scanSeal(data []byte) (pos int64, count int64, sealed bool) {
+	pos, count, sealed, _ = scanSealTorn(data)
+	return pos, count, sealed
+}
+
+// scanSealTorn is scanSeal that also says whether a torn span came before
+// the seal.
+func scanSealTorn(data []byte) (pos int64, count int64, sealed, torn bool) {
 	p := 0
 	for p < len(data) {
-		step, size, fr, _, _ := scanOne(data[p:])
+		step, size, fr, kind, _ := scanOne(data[p:])
 		if step == stepPartial {
 			break
 		}
 		if step == stepSkip && p > 0 { // a damaged header takes no slot
 			count += skipSlots(data[p : p+size])
+			torn = torn || kind == ProblemTorn
 		}
 		if step == stepRecord {
 			switch fr.kind {
 			case kindData:
 				count++
 			case kindSeal:
-				return int64(p), count, true
+				return int64(p), count, true, torn
 			}
 		}
 		p += size
 	}
-	return 0, count, false
+	return 0, count, false, torn
 }
 
 // appendSeal appends a seal record to chunk n. Only call it once gen shows

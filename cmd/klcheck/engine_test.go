@@ -34,7 +34,7 @@ func TestNATSJetStream(t *testing.T) {
 		s.Shutdown()
 		s.WaitForShutdown()
 	}()
-	code, out, errs := klcheck(t, "--quick", "--impl", s.ClientURL())
+	code, out, errs := klcheck(t, "--quick", "--power-loss", "--impl", s.ClientURL())
 	if code != 0 {
 		t.Fatalf("klcheck against NATS exited %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}

@@ -113,6 +113,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		keep      = fs.Bool("keep", false, "keep each scenario's topic directory")
 		verbose   = fs.Bool("verbose", false, "print what the harness does")
 		server    = fs.String("server", "", "start the engine's server with this `CMD` for each scenario ({dir} = a fresh state directory), stop it after, and kill it where a scenario says so (target: server)")
+		powerLoss = fs.Bool("power-loss", false, "also run the built-in power-loss scenarios (they mount a FUSE file system, which needs root and /dev/fuse; named with --scenario, they always run)")
 		serverAdr = fs.String("server-addr", "", "the `HOST:PORT` --server listens on (default: the first address of a nats:// or kafka:// --impl)")
 	)
 	fs.Var(&scenarios, "scenario", "built-in scenario `NAME` or scenario FILE to run (repeatable; default: all built-ins)")
@@ -143,7 +144,11 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err != nil {
 			return errorf("built-in scenarios: %v", err)
 		}
-		scs = all
+		for _, sc := range all {
+			if *powerLoss || !sc.HasPowerLoss() {
+				scs = append(scs, sc)
+			}
+		}
 	} else {
 		for _, s := range scenarios {
 			sc, err := scenario.Lookup(s)

@@ -175,3 +175,15 @@ type Quick struct {
 	// MaxFaults caps each fault's firings under --quick (0 = keep).
 	MaxFaults int `yaml:"max_faults"`
 }
+
+// HasPowerLoss says whether the scenario has a power-loss fault: klcheck
+// then mounts lazyfs under it, which needs root and /dev/fuse, so the
+// default suite leaves such scenarios out unless asked (--power-loss).
+func (s *Scenario) HasPowerLoss() bool {
+	for _, f := range s.Faults {
+		if f.Kind == FaultPowerLoss {
+			return true
+		}
+	}
+	return false
+}
