@@ -68,7 +68,7 @@ func main() {
 		debug.SetMemoryLimit(memoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, report.IsTerminal(os.Stdout))
+	code := realMain(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, report.IsTerminal(os.Stderr))
 	stop()
 	os.Exit(code)
 }
@@ -114,23 +114,32 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		verbose   = fs.Bool("verbose", false, "print what the harness does")
 		server    = fs.String("server", "", "start the engine's server with this `CMD` for each scenario ({dir} = a fresh state directory), stop it after, and kill it where a scenario says so (target: server)")
 		powerLoss = fs.Bool("power-loss", false, "also run the built-in power-loss scenarios (they mount a FUSE file system, which needs root and /dev/fuse; named with --scenario, they always run)")
+		quiet     = fs.Bool("quiet", false, "print no progress on stderr (also -q)")
 		serverAdr = fs.String("server-addr", "", "the `HOST:PORT` --server listens on (default: the first address of a nats:// or kafka:// --impl)")
 	)
 	fs.Var(&scenarios, "scenario", "built-in scenario `NAME` or scenario FILE to run (repeatable; default: all built-ins)")
 	fs.Var(&seed, "seed", "override every scenario's seed with `N`")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: klcheck [flags]\n       klcheck adapter [--mutant NAME]\n\nflags:\n")
+	fs.BoolVar(quiet, "q", false, "print no progress (same as --quiet)")
+	usage := func(w io.Writer) {
+		fs.SetOutput(w)
+		fmt.Fprintf(w, "usage: klcheck [flags]\n       klcheck adapter [--mutant NAME]\n\nflags (one dash or two):\n")
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			usage(stdout)
 			return exitPass
 		}
+		fmt.Fprintf(stderr, "klcheck: %v\n", err)
+		usage(stderr)
 		return exitError
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "klcheck: unexpected argument %q\n", fs.Arg(0))
-		fs.Usage()
+		usage(stderr)
 		return exitError
 	}
 	errorf := func(format string, args ...any) int {
@@ -179,7 +188,13 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 	}
 
-	progress := report.NewCheckProgress(stdout, tty)
+	// Progress goes to stderr, so stdout holds only the table and the
+	// verdict; -q silences it.
+	var progressOut io.Writer = stderr
+	if *quiet {
+		progressOut, tty = io.Discard, false
+	}
+	progress := report.NewCheckProgress(progressOut, tty)
 	meta := report.CheckMeta{Tool: "klcheck", Args: args, Impl: im, Quick: *quick, Started: time.Now(),
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU()}
 	meta.Host, _ = os.Hostname()
