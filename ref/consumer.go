@@ -516,16 +516,20 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		case stepPartial:
 			return false, nil
 		case stepSkip:
-			if kind == ProblemTorn && c.fpos+int64(c.r) != c.recheckedAt {
-				// A torn record before a whole one: a producer killed
-				// mid-write, or (seen on FUSE) a view that shows a later
-				// write before the end of an earlier one. Read the bytes
-				// once more before deciding: the whole record of a late
-				// view is there by now.
+			if c.t.onFUSE && c.fpos+int64(c.r) != c.recheckedAt {
+				// On FUSE (lazyfs) a reader was seen to get bytes that were
+				// not the file's, where every other reader and the file
+				// held a whole record, and so to number the records after
+				// it one short. Before a span counts as torn or damaged
+				// there, read it again a few times over about a second:
+				// real damage reads the same every time. A local file
+				// system's page cache is the file, and needs none of this.
 				c.recheckedAt = c.fpos + int64(c.r)
-				if changed, err := c.reread(); err != nil {
+				changed, err := c.rereadFUSE()
+				if err != nil {
 					return false, err
-				} else if changed {
+				}
+				if changed {
 					continue
 				}
 			}
@@ -548,6 +552,19 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 			}
 		}
 		c.r += n
+	}
+	return false, nil
+}
+
+// rereadFUSE rereads buf[r:e] after growing pauses (1 ms to 1 s in all)
+// until a byte changes.
+func (c *Consumer) rereadFUSE() (bool, error) {
+	for _, d := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, 900 * time.Millisecond} {
+		time.Sleep(d)
+		changed, err := c.reread()
+		if err != nil || changed {
+			return changed, err
+		}
 	}
 	return false, nil
 }

@@ -23,6 +23,9 @@ type Topic struct {
 	dir  string // the topic directory
 	opts Options
 	ctl  *control
+	// onFUSE says the topic is on FUSE (allowed by AllowUnsafeFS), where
+	// readers re-read a span before they call it torn or damaged.
+	onFUSE bool
 }
 
 // ErrUnsafeFilesystem is returned by Open on a filesystem where O_APPEND
@@ -57,6 +60,9 @@ func Open(dir, name string, opts Options) (*Topic, error) {
 		if err := checkFilesystem(t.dir); err != nil {
 			return nil, fmt.Errorf("topic %s: %w", name, err)
 		}
+	} else {
+		var st unix.Statfs_t
+		t.onFUSE = unix.Statfs(t.dir, &st) == nil && st.Type == fuseMagic
 	}
 	// A topic that has a control file is ready: opening costs one open and
 	// one mmap, however many chunks there are.
@@ -575,8 +581,11 @@ var unsafeFilesystems = map[int64]string{
 	0x517B:     "smb",
 	0xFF534D42: "cifs",
 	0xFE534D42: "smb2",
-	0x65735546: "fuse",
+	fuseMagic:  "fuse",
 }
+
+// fuseMagic is the statfs f_type of FUSE file systems.
+const fuseMagic = 0x65735546
 
 func checkFilesystem(dir string) error {
 	var st unix.Statfs_t

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -44,7 +45,10 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 	if err := protocol.CheckInit(req); err != nil {
 		return "", err
 	}
-	copts := ref.ConsumerOptions{Group: req.Group, From: ref.FromAcked}
+	copts := ref.ConsumerOptions{Group: req.Group, From: ref.FromAcked,
+		// What a reader skips is never delivered, so a client's log is
+		// the only place it shows: klcheck keeps each client's stderr.
+		OnProblem: func(p ref.Problem) { fmt.Fprintf(os.Stderr, "klref adapter: %s\n", p) }}
 	switch req.Start {
 	case protocol.StartEarliest:
 		copts.From = ref.FromEarliest
