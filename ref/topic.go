@@ -393,10 +393,11 @@ func (t *Topic) sealInfo(n uint64) (pos int64, count int64, sealed bool, err err
 		return 0, 0, false, fmt.Errorf("read chunk %d: %w", n, err)
 	}
 	pos, count, sealed, torn := scanSealTorn(data)
-	if sealed && torn {
-		// The count fixes every later offset: read once more, in case the
-		// view showed a write before the end of an earlier one (as the
-		// consumer does for a torn span).
+	if sealed && torn && t.onFUSE {
+		// The count fixes every later offset: on FUSE, where a reader was
+		// seen to get bytes that were not the file's, read once more (as
+		// the consumer rereads a span there). A local page cache is the
+		// file.
 		if again, err := os.ReadFile(t.chunkPath(n)); err == nil {
 			pos, count, sealed = scanSeal(again)
 		}
