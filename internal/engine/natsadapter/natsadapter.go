@@ -337,16 +337,9 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: consumer %s: %w", h.stream, name, err)
 	}
-	var seq uint64 // 0: back to the ack floor
-	switch start {
-	case protocol.StartEarliest:
-		seq = 1
-	case protocol.StartLatest:
-		info, err := s.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: info: %w", h.stream, err)
-		}
-		seq = info.State.LastSeq + 1
+	seq, err := h.startSeq(ctx, s, start, 0) // 0: back to the ack floor
+	if err != nil {
+		return nil, err
 	}
 	// A reset drops what an earlier session of the group had delivered
 	// but not acked, which JetStream would otherwise redeliver only after
@@ -369,6 +362,22 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 		h.acked = seq - 1
 	}
 	return c, nil
+}
+
+// startSeq is the stream sequence a group consumer starts at: 1 for
+// earliest, one past the last message for latest, and acked for acked.
+func (h *handler) startSeq(ctx context.Context, s jetstream.Stream, start string, acked uint64) (uint64, error) {
+	switch start {
+	case protocol.StartEarliest:
+		return 1, nil
+	case protocol.StartLatest:
+		info, err := s.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("stream %s: info: %w", h.stream, err)
+		}
+		return info.State.LastSeq + 1, nil
+	}
+	return acked, nil
 }
 
 // recreateDurable is durable for servers without the consumer reset API
@@ -414,16 +423,9 @@ func (h *handler) recreateDurable(ctx context.Context, s jetstream.Stream, name,
 	if err := names.Err(); err != nil {
 		return nil, fmt.Errorf("stream %s: list consumers: %w", h.stream, err)
 	}
-	seq := floor + 1
-	switch start {
-	case protocol.StartEarliest:
-		seq = 1
-	case protocol.StartLatest:
-		info, err := s.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("stream %s: info: %w", h.stream, err)
-		}
-		seq = info.State.LastSeq + 1
+	seq, err := h.startSeq(ctx, s, start, floor+1)
+	if err != nil {
+		return nil, err
 	}
 	next := fmt.Sprintf("%s%d", prefix, version+1)
 	c, err := s.CreateConsumer(ctx, h.durableConfig(next, seq))
