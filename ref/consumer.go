@@ -502,9 +502,18 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		b := c.buf[c.r:c.e]
 		if e := bytes.IndexByte(b, recordEnd); e >= frameOverhead && b[0] == recordStart && b[kindAt] == kindData &&
 			(c.plan == nil || c.plan.sealed || c.next < c.plan.end) && bytes.IndexByte(b[1:e], recordStart) < 0 {
-			if fr, err := parseFrame(b[:e+1]); err == nil {
+			if ts, fault := checkFrame(b[:e+1]); fault == frameOK {
 				if c.next >= c.skipBelow {
-					o = append(o, Record{Offset: c.next, Time: fr.ts, Value: fr.payload})
+					// Field by field into the slice: append of a Record
+					// literal built it on the stack and copied it with wide
+					// loads that stalled on store forwarding.
+					if len(o) == cap(o) {
+						o = append(o, Record{})
+					} else {
+						o = o[:len(o)+1]
+					}
+					r := &o[len(o)-1]
+					r.Offset, r.Time, r.Value = c.next, ts, b[payloadAt:e-1]
 				}
 				c.next++
 				c.r += e + 1

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math/bits"
 	"strconv"
 )
@@ -37,17 +36,6 @@ const (
 	// frameOverhead is the bytes a record adds around its payload.
 	frameOverhead = payloadAt + 2 // payload, then }LF
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-// frameCRC is the CRC-32C of the time digits, the kind byte and the
-// payload. The single kind byte is folded in with a table lookup: a third
-// crc32.Update call for one byte cost more than the lookup on the read path.
-func frameCRC(ts []byte, kind byte, payload []byte) uint32 {
-	crc := ^crc32.Update(0, castagnoli, ts)
-	crc = castagnoli[byte(crc)^kind] ^ (crc >> 8)
-	return crc32.Update(^crc, castagnoli, payload)
-}
 
 // errBadFrame is the cause of every frame that fails to parse.
 var errBadFrame = errors.New("bad frame")
@@ -134,36 +122,69 @@ type frame struct {
 	payload []byte
 }
 
-// parseFrame parses one complete line, from RS to LF inclusive, and checks
-// its layout and CRC.
-func parseFrame(line []byte) (frame, error) {
+// frameFault is what checkFrame found wrong with a line, if anything.
+type frameFault uint8
+
+const (
+	frameOK frameFault = iota
+	faultShort
+	faultLayout
+	faultTimestamp
+	faultCRC
+	faultKind
+)
+
+// checkFrame checks one complete line, from RS to LF inclusive: its layout,
+// time digits, CRC and kind. It returns the time and frameOK, or what is
+// wrong, and allocates nothing: the read path calls it once per record, and
+// returned in registers its two results cost nothing, where copying a
+// frame struct out of parseFrame stalled on store forwarding.
+func checkFrame(line []byte) (int64, frameFault) {
 	if len(line) < frameOverhead+1 {
-		return frame{}, fmt.Errorf("%w: %d bytes is too short", errBadFrame, len(line))
+		return 0, faultShort
 	}
 	if line[0] != recordStart || line[len(line)-1] != recordEnd || line[len(line)-2] != '}' ||
 		string(line[1:tsAt]) != `{"t":` || string(line[tsAt+tsDigits:crcAt]) != `,"c":"` ||
 		string(line[crcAt+8:kindAt]) != `","` || string(line[kindAt+1:payloadAt]) != `":` {
-		return frame{}, fmt.Errorf("%w: layout", errBadFrame)
+		return 0, faultLayout
 	}
 	tsb := line[tsAt : tsAt+tsDigits]
 	hi, mid := binary.LittleEndian.Uint64(tsb), binary.LittleEndian.Uint64(tsb[8:])
 	d0, d1, d2 := tsb[16]-'0', tsb[17]-'0', tsb[18]-'0'
 	if !eightDigits(hi) || !eightDigits(mid) || d0 > 9 || d1 > 9 || d2 > 9 {
-		return frame{}, fmt.Errorf("%w: timestamp", errBadFrame)
+		return 0, faultTimestamp
 	}
 	ts := int64(parseEight(hi)*100_000_000_000 + parseEight(mid)*1000 + uint64(d0)*100 + uint64(d1)*10 + uint64(d2))
-	payload := line[payloadAt : len(line)-2]
-	crc := frameCRC(tsb, line[kindAt], payload)
-	if hexEight(crc) != binary.LittleEndian.Uint64(line[crcAt:]) {
+	if hexEight(frameCRC(tsb, line[kindAt], line[payloadAt:len(line)-2])) != binary.LittleEndian.Uint64(line[crcAt:]) {
+		return 0, faultCRC
+	}
+	if kind := line[kindAt]; kind != kindData && kind != kindHeader && kind != kindSeal {
+		return 0, faultKind
+	}
+	return ts, frameOK
+}
+
+// parseFrame parses one complete line, from RS to LF inclusive, and checks
+// its layout and CRC; its error says what is wrong.
+func parseFrame(line []byte) (frame, error) {
+	ts, fault := checkFrame(line)
+	switch fault {
+	case frameOK:
+		return frame{kind: line[kindAt], ts: ts, payload: line[payloadAt : len(line)-2]}, nil
+	case faultShort:
+		return frame{}, fmt.Errorf("%w: %d bytes is too short", errBadFrame, len(line))
+	case faultLayout:
+		return frame{}, fmt.Errorf("%w: layout", errBadFrame)
+	case faultTimestamp:
+		return frame{}, fmt.Errorf("%w: timestamp", errBadFrame)
+	case faultCRC:
 		stored := line[crcAt : crcAt+8]
 		if _, err := strconv.ParseUint(string(stored), 16, 32); err != nil || bytes.ContainsAny(stored, "ABCDEF") {
 			return frame{}, fmt.Errorf("%w: crc digits", errBadFrame)
 		}
+		crc := frameCRC(line[tsAt:tsAt+tsDigits], line[kindAt], line[payloadAt:len(line)-2])
 		return frame{}, fmt.Errorf("%w: crc %s, computed %08x", errBadFrame, stored, crc)
+	default:
+		return frame{}, fmt.Errorf("%w: kind %q", errBadFrame, line[kindAt])
 	}
-	kind := line[kindAt]
-	if kind != kindData && kind != kindHeader && kind != kindSeal {
-		return frame{}, fmt.Errorf("%w: kind %q", errBadFrame, kind)
-	}
-	return frame{kind: kind, ts: ts, payload: payload}, nil
 }

@@ -1,0 +1,14 @@
+//go:build !amd64
+
+package ref
+
+import "unsafe"
+
+// haveSSE42 is false off amd64: frameCRC always takes hash/crc32's path.
+const haveSSE42 = false
+
+// frameCRCSSE42 exists only so that frameCRC compiles everywhere; off
+// amd64 haveSSE42 keeps it from being called, and it is the generic CRC.
+func frameCRCSSE42(ts *byte, kind byte, payload []byte) uint32 {
+	return frameCRCGeneric(unsafe.Slice(ts, tsDigits), kind, payload)
+}

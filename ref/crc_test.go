@@ -1,0 +1,106 @@
+package ref
+
+import (
+	"hash/crc32"
+	"math/rand/v2"
+	"testing"
+)
+
+// checksumOf is the frame CRC by its definition: CRC-32C of the time
+// digits, the kind byte and the payload, concatenated.
+func checksumOf(ts []byte, kind byte, payload []byte) uint32 {
+	all := append(append(append([]byte(nil), ts...), kind), payload...)
+	return crc32.Checksum(all, crc32.MakeTable(crc32.Castagnoli))
+}
+
+// TestFrameCRC checks frameCRC, frameCRCGeneric and (where the CPU has
+// it) frameCRCSSE42 against the definition, for every payload length
+// across the short/long cut-off and every offset of the payload in
+// memory (the assembly loads unaligned words).
+func TestFrameCRC(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	buf := make([]byte, shortCRC+64+8)
+	for i := range buf {
+		buf[i] = byte(r.UintN(256))
+	}
+	ts := []byte("1796245298985250430")
+	for _, kind := range []byte{kindData, kindHeader, kindSeal, 0, 0xff} {
+		for n := 0; n <= shortCRC+64; n++ {
+			for align := range 8 {
+				p := buf[align : align+n]
+				want := checksumOf(ts, kind, p)
+				if got := frameCRC(ts, kind, p); got != want {
+					t.Fatalf("frameCRC(kind %q, %d bytes at +%d) = %08x, want %08x", kind, n, align, got, want)
+				}
+				if got := frameCRCGeneric(ts, kind, p); got != want {
+					t.Fatalf("frameCRCGeneric(kind %q, %d bytes at +%d) = %08x, want %08x", kind, n, align, got, want)
+				}
+				if haveSSE42 {
+					if got := frameCRCSSE42(&ts[0], kind, p); got != want {
+						t.Fatalf("frameCRCSSE42(kind %q, %d bytes at +%d) = %08x, want %08x", kind, n, align, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestFrameCRCKnown pins the CRC of the first data record of
+// docs/FORMAT.md's example, so that a change of what the CRC covers
+// cannot pass as a change of how it is computed.
+func TestFrameCRCKnown(t *testing.T) {
+	line := appendFrame(nil, kindData, 1796245298985250430, []byte(`"hello"`))
+	fr, err := parseFrame(line)
+	if err != nil {
+		t.Fatalf("parse %q: %v", line, err)
+	}
+	want := checksumOf([]byte("1796245298985250430"), kindData, []byte(`"hello"`))
+	if got := string(line[crcAt : crcAt+8]); got != sprintfHex(want) {
+		t.Fatalf("stored CRC %s, want %s", got, sprintfHex(want))
+	}
+	if string(fr.payload) != `"hello"` {
+		t.Fatalf("payload %q", fr.payload)
+	}
+}
+
+func sprintfHex(v uint32) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, 8)
+	for i := 7; i >= 0; i-- {
+		b[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return string(b)
+}
+
+// FuzzFrameCRC compares frameCRC with the definition on any input.
+func FuzzFrameCRC(f *testing.F) {
+	f.Add([]byte("1796245298985250430"), byte('v'), []byte(`"x"`))
+	f.Add([]byte("0000000000000000000"), byte('s'), []byte(`{"chunk":1}`))
+	f.Fuzz(func(t *testing.T, ts []byte, kind byte, payload []byte) {
+		if len(ts) != tsDigits {
+			return
+		}
+		if got, want := frameCRC(ts, kind, payload), checksumOf(ts, kind, payload); got != want {
+			t.Fatalf("frameCRC = %08x, want %08x", got, want)
+		}
+	})
+}
+
+func BenchmarkFrameCRC(b *testing.B) {
+	ts := []byte("1796245298985250430")
+	p := make([]byte, 100)
+	b.Run("sse42", func(b *testing.B) {
+		if !haveSSE42 {
+			b.Skip("no SSE4.2")
+		}
+		for b.Loop() {
+			frameCRCSSE42(&ts[0], kindData, p)
+		}
+	})
+	b.Run("hash-crc32", func(b *testing.B) {
+		for b.Loop() {
+			frameCRCGeneric(ts, kindData, p)
+		}
+	})
+}
