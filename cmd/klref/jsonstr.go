@@ -209,33 +209,35 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plainASCII says whether s holds only printable ASCII other than '"' and
-// '\\': a JSON string body that decodes to itself. Sixteen bytes at a
+// plainASCIIWords is plainASCII eight bytes at a time, for short
+// strings and for CPUs without the assembly version. Sixteen bytes at a
 // time: for a word x whose bytes are all below 0x80 (x's own top bits
 // say), a byte of x-0x20.. has its top bit set exactly when it is below
 // 0x20, and one of (x^c)-0x01.. exactly when it equals c, except where a
-// borrow comes from such a byte below it, which is bad anyway.
-func plainASCII(s []byte) bool {
+// borrow comes from such a byte below it, which is bad anyway. The last
+// eight bytes are loaded as one word that may overlap words already
+// checked, so there is no byte-at-a-time tail: in the byte loop the tail
+// of a 100-byte value took as long as the words before it.
+func plainASCIIWords(s []byte) bool {
 	const q, bs = ones * '"', ones * '\\'
 	bad := func(x uint64) uint64 { return x | (x - ones*0x20) | ((x ^ q) - ones) | ((x ^ bs) - ones) }
-	var acc uint64
-	i := 0
-	for ; i+16 <= len(s); i += 16 {
-		acc |= bad(binary.LittleEndian.Uint64(s[i:])) | bad(binary.LittleEndian.Uint64(s[i+8:]))
-	}
-	if i+8 <= len(s) {
-		acc |= bad(binary.LittleEndian.Uint64(s[i:]))
-		i += 8
-	}
-	if acc&highs != 0 {
-		return false
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
-			return false
+	if len(s) < 8 {
+		for _, c := range s {
+			if c < 0x20 || c >= 0x80 || c == '"' || c == '\\' {
+				return false
+			}
 		}
+		return true
 	}
-	return true
+	acc := bad(binary.LittleEndian.Uint64(s[len(s)-8:]))
+	for len(s) >= 16 {
+		acc |= bad(binary.LittleEndian.Uint64(s)) | bad(binary.LittleEndian.Uint64(s[8:]))
+		s = s[16:]
+	}
+	if len(s) >= 8 {
+		acc |= bad(binary.LittleEndian.Uint64(s))
+	}
+	return acc&highs == 0
 }
 
 // scanBytes says whether s holds a control character (below 0x20) and

@@ -188,8 +188,9 @@ func BenchmarkUnquoteJSON(b *testing.B) {
 	}
 }
 
-// TestPlainASCII checks the one-pass test against the obvious loop, for
-// every byte value at every position of words and tails.
+// TestPlainASCII checks the one-pass tests (the assembly one where there
+// is one, and the word one) against the obvious loop, for every byte
+// value at every position of words, vectors and overlapping tails.
 func TestPlainASCII(t *testing.T) {
 	naive := func(s []byte) bool {
 		for _, c := range s {
@@ -199,13 +200,17 @@ func TestPlainASCII(t *testing.T) {
 		}
 		return true
 	}
-	for _, n := range []int{0, 1, 7, 8, 9, 16, 23} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 100} {
 		for pos := range n {
 			for c := range 256 {
 				s := bytes.Repeat([]byte("a"), n)
 				s[pos] = byte(c)
-				if got, want := plainASCII(s), naive(s); got != want {
+				want := naive(s)
+				if got := plainASCII(s); got != want {
 					t.Fatalf("plainASCII(%q) = %v, want %v", s, got, want)
+				}
+				if got := plainASCIIWords(s); got != want {
+					t.Fatalf("plainASCIIWords(%q) = %v, want %v", s, got, want)
 				}
 			}
 		}
