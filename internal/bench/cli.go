@@ -176,9 +176,9 @@ func timeProcess(ctx context.Context, argv []string, in, out string) (int64, err
 }
 
 // cliRep runs one repetition of the cli experiment in rdir: the bare
-// produce, klref produce, the bare consume (best of three, as the process
-// limit) and klref consume of what klref produced. check also verifies,
-// untimed, that klref consume prints every line.
+// produce, klref produce, the bare consume and klref consume of what klref
+// produced, each consume the best of three runs over a warm page cache.
+// check also verifies, untimed, that klref consume prints every line.
 func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool) error {
 	pr := s.params
 	t := s.cli
@@ -224,9 +224,17 @@ func (s *suite) cliRep(ctx context.Context, tag, rdir, lines string, check bool)
 	s.col.add(timeKey(expCLIConsume, implRaw), ms(rawRead))
 	s.stepf("%s: cli consume, klref", tag)
 	consume := []string{t.klref, "consume", "--dir", dir, "--topic", topicName}
-	el, err = timeProcess(ctx, consume, "", "")
-	if err != nil {
-		return fmt.Errorf("klref consume: %w", err)
+	// Timed as the limit is, the best of three: a single run against the
+	// limit's best measured the machine's noise as klref's cost.
+	el = 0
+	for range 3 {
+		t, err := timeProcess(ctx, consume, "", "")
+		if err != nil {
+			return fmt.Errorf("klref consume: %w", err)
+		}
+		if el == 0 || t < el {
+			el = t
+		}
 	}
 	s.col.add(timeKey(expCLIConsume, "klref"), ms(el))
 	s.col.add(ratioKey(expCLIConsume, "klref"), float64(rawRead)/float64(el))

@@ -417,7 +417,7 @@ func (s *suite) notes(rows []report.BenchRow) []string {
 		n = append(n, fmt.Sprintf("produce/process through the protocol exclude starting the adapter process; they use append requests of %d values (--batch), so their produce limit is a write per %d records, and polls of up to --poll-max records.", s.params.Batch, s.params.Batch))
 	}
 	if s.cli != nil {
-		n = append(n, fmt.Sprintf("cli: klref %s; the bare limits are clibare, a small Go program klbench builds; each is timed from process start to exit, the bare consume as the best of three.", s.cli.klrefHow))
+		n = append(n, fmt.Sprintf("cli: klref %s; the bare limits are clibare, a small Go program klbench builds; each is timed from process start to exit, each consume (klref and bare alike) as the best of three.", s.cli.klrefHow))
 	}
 	if s.col.has(timeKey(expProduce, "null-adapter")) {
 		n = append(n, fmt.Sprintf("protocol overhead (null adapter, stores nothing): produce %.1f ms, process %.1f ms for the same messages (medians).",
