@@ -34,6 +34,13 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 // invalid UTF-8 as \ufffd.
 func appendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
+	if knownHTMLSafe(s) {
+		// The common case, a line of printable ASCII, checked sixteen
+		// bytes at a time: a tenth of klref produce's time went to the
+		// loop below.
+		dst = append(dst, s...)
+		return append(dst, '"')
+	}
 	start := 0
 	for i := 0; i < len(s); {
 		// Skip what needs no escaping, 16 and then 8 bytes at a time.

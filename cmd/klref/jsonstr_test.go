@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // jsonCorpus holds lines that exercise every branch of the codec: plain
@@ -211,6 +213,36 @@ func TestPlainASCII(t *testing.T) {
 				}
 				if got := plainASCIIWords(s); got != want {
 					t.Fatalf("plainASCIIWords(%q) = %v, want %v", s, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestKnownHTMLSafe checks the sixteen-byte test appendJSONString starts
+// with against htmlSafe, for every byte value at every position: it may
+// say false for a safe string (too short to check at once), never true
+// for one that needs an escape.
+func TestKnownHTMLSafe(t *testing.T) {
+	naive := func(s []byte) bool {
+		for _, c := range s {
+			if c >= utf8.RuneSelf || !htmlSafe[c] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 100} {
+		for pos := range n {
+			for c := range 256 {
+				s := bytes.Repeat([]byte("a"), n)
+				s[pos] = byte(c)
+				got, want := knownHTMLSafe(s), naive(s)
+				if got && !want {
+					t.Fatalf("knownHTMLSafe(%q) = true, but it needs escaping", s)
+				}
+				if !got && want && n >= 16 && runtime.GOARCH == "amd64" {
+					t.Fatalf("knownHTMLSafe(%q) = false for a safe string of %d bytes", s, n)
 				}
 			}
 		}

@@ -7,6 +7,12 @@ package main
 //go:noescape
 func plainASCII16(s []byte) bool
 
+// htmlSafe16 says whether every byte of s, 16 bytes or more, is
+// htmlSafe; plain_amd64.s.
+//
+//go:noescape
+func htmlSafe16(s []byte) bool
+
 // plainASCII says whether s holds only printable ASCII other than '"' and
 // '\\': a JSON string body that decodes to itself.
 func plainASCII(s []byte) bool {
@@ -15,3 +21,8 @@ func plainASCII(s []byte) bool {
 	}
 	return plainASCIIWords(s)
 }
+
+// knownHTMLSafe says whether s is known to need no escaping in a JSON
+// string: true only when every byte is htmlSafe, and false for strings
+// too short to check at once, which appendJSONString then checks itself.
+func knownHTMLSafe(s []byte) bool { return len(s) >= 16 && htmlSafe16(s) }

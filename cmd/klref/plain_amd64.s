@@ -1,63 +1,110 @@
 #include "textflag.h"
 
+// Both functions check len(s) >= 16 bytes sixteen at a time with SSE2
+// (which every amd64 CPU has). A byte is in range when it is above 0x1F
+// as a signed byte, so 0x20-0x7F; X3 gathers "in range" with AND and X0
+// "is one of the bytes to refuse" with OR. The last step loads the final
+// sixteen bytes, overlapping bytes already checked.
+
+// BCAST fills the vector register reg with the byte b (given as a
+// 64-bit pattern), through AX.
+#define BCAST(pattern, reg) \
+	MOVQ $pattern, AX \
+	MOVQ AX, reg \
+	PUNPCKLQDQ reg, reg
+
+// RANGE folds "X1's bytes are 0x20-0x7F" into X3 (X5 holds 0x1F).
+#define RANGE \
+	MOVO X1, X2 \
+	PCMPGTB X5, X2 \
+	PAND X2, X3
+
+// REFUSE folds "X1's bytes equal reg's" into X0.
+#define REFUSE(reg) \
+	MOVO X1, X2 \
+	PCMPEQB reg, X2 \
+	POR X2, X0
+
+// RESULT returns true when every byte was in range and none refused.
+#define RESULT \
+	PMOVMSKB X3, AX \
+	PMOVMSKB X0, BX \
+	CMPL AX, $0xffff \
+	JNE  no \
+	TESTL BX, BX \
+	JNZ  no \
+	MOVB $1, ret+24(FP) \
+	RET \
+no: \
+	MOVB $0, ret+24(FP) \
+	RET
+
 // func plainASCII16(s []byte) bool
 //
-// plainASCII for len(s) >= 16, sixteen bytes per step with SSE2 (which
-// every amd64 CPU has): a byte is good when it is above 0x1F as a signed
-// byte (so 0x20-0x7F) and is neither '"' nor '\\'. The last step loads
-// the final sixteen bytes, overlapping bytes already checked.
+// Whether s holds only 0x20-0x7F other than '"' and '\\'.
 TEXT ·plainASCII16(SB), NOSPLIT, $0-25
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), CX
 	LEAQ -16(SI)(CX*1), DX // the last sixteen bytes
-
-	MOVQ $0x1f1f1f1f1f1f1f1f, AX
-	MOVQ AX, X5
-	PUNPCKLQDQ X5, X5
-	MOVQ $0x2222222222222222, AX // '"'
-	MOVQ AX, X6
-	PUNPCKLQDQ X6, X6
-	MOVQ $0x5c5c5c5c5c5c5c5c, AX // '\\'
-	MOVQ AX, X7
-	PUNPCKLQDQ X7, X7
-	PCMPEQB X3, X3 // good: all ones
-	PXOR X0, X0    // bad: none
+	BCAST(0x1f1f1f1f1f1f1f1f, X5)
+	BCAST(0x2222222222222222, X6) // '"'
+	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
+	PCMPEQB X3, X3
+	PXOR X0, X0
 
 loop:
 	CMPQ SI, DX
 	JAE  last
 	MOVOU (SI), X1
-	MOVO X1, X2
-	PCMPGTB X5, X2
-	PAND X2, X3
-	MOVO X1, X2
-	PCMPEQB X6, X2
-	POR X2, X0
-	PCMPEQB X7, X1
-	POR X1, X0
+	RANGE
+	REFUSE(X6)
+	REFUSE(X7)
 	ADDQ $16, SI
 	JMP  loop
 
 last:
 	MOVOU (DX), X1
-	MOVO X1, X2
-	PCMPGTB X5, X2
-	PAND X2, X3
-	MOVO X1, X2
-	PCMPEQB X6, X2
-	POR X2, X0
-	PCMPEQB X7, X1
-	POR X1, X0
+	RANGE
+	REFUSE(X6)
+	REFUSE(X7)
+	RESULT
 
-	PMOVMSKB X3, AX
-	PMOVMSKB X0, BX
-	CMPL AX, $0xffff
-	JNE  no
-	TESTL BX, BX
-	JNZ  no
-	MOVB $1, ret+24(FP)
-	RET
+// func htmlSafe16(s []byte) bool
+//
+// Whether s holds only bytes that json.Marshal copies as they are
+// (htmlSafe): 0x20-0x7F other than '"', '\\', '<', '>' and '&'.
+TEXT ·htmlSafe16(SB), NOSPLIT, $0-25
+	MOVQ s_base+0(FP), SI
+	MOVQ s_len+8(FP), CX
+	LEAQ -16(SI)(CX*1), DX
+	BCAST(0x1f1f1f1f1f1f1f1f, X5)
+	BCAST(0x2222222222222222, X6) // '"'
+	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
+	BCAST(0x3c3c3c3c3c3c3c3c, X8) // '<'
+	BCAST(0x3e3e3e3e3e3e3e3e, X9) // '>'
+	BCAST(0x2626262626262626, X10) // '&'
+	PCMPEQB X3, X3
+	PXOR X0, X0
 
-no:
-	MOVB $0, ret+24(FP)
-	RET
+loop:
+	CMPQ SI, DX
+	JAE  last
+	MOVOU (SI), X1
+	RANGE
+	REFUSE(X6)
+	REFUSE(X7)
+	REFUSE(X8)
+	REFUSE(X9)
+	REFUSE(X10)
+	ADDQ $16, SI
+	JMP  loop
+
+last:
+	MOVOU (DX), X1
+	RANGE
+	REFUSE(X6)
+	REFUSE(X7)
+	REFUSE(X8)
+	REFUSE(X9)
+	REFUSE(X10)
+	RESULT
