@@ -3,6 +3,8 @@ package ref
 import (
 	"hash/crc32"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -103,4 +105,33 @@ func BenchmarkFrameCRC(b *testing.B) {
 			frameCRCGeneric(ts, kindData, p)
 		}
 	})
+}
+
+// TestAppendFrameTime checks the time digits appendFrame writes against
+// strconv for edge and random values, and that parseFrame reads back the
+// time written; a clock before the epoch is written as 0.
+func TestAppendFrameTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := []int64{0, 1, 9, 10, 999, 1000, 99_999_999_999, 100_000_000_000, 1796245298985250430, 1<<63 - 1}
+	for range 10000 {
+		cases = append(cases, r.Int64(), r.Int64N(1e12), r.Int64N(1e4))
+	}
+	for _, ts := range cases {
+		line := appendFrame(nil, kindData, ts, []byte(`1`))
+		want := strconv.FormatInt(ts, 10)
+		want = strings.Repeat("0", tsDigits-len(want)) + want
+		if got := string(line[tsAt : tsAt+tsDigits]); got != want {
+			t.Fatalf("time %d written as %s, want %s", ts, got, want)
+		}
+		fr, err := parseFrame(line)
+		if err != nil || fr.ts != ts {
+			t.Fatalf("time %d read back as %d (%v)", ts, fr.ts, err)
+		}
+	}
+	for _, ts := range []int64{-1, -1 << 63} {
+		fr, err := parseFrame(appendFrame(nil, kindData, ts, []byte(`1`)))
+		if err != nil || fr.ts != 0 {
+			t.Fatalf("time %d read back as %d (%v), want 0", ts, fr.ts, err)
+		}
+	}
 }
