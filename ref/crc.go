@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"bytes"
 	"hash/crc32"
 	"sync"
 )
@@ -30,10 +31,23 @@ var castagnoliTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTabl
 // frameCRC is the CRC-32C of the time digits ts (tsDigits bytes), the kind
 // byte and the payload.
 func frameCRC(ts []byte, kind byte, payload []byte) uint32 {
+	crc, _ := frameCheck(ts, kind, payload)
+	return crc
+}
+
+// frameCheck is frameCRC, and whether the payload holds an RS byte (which
+// no record may): the reader's one pass over the payload, where a second
+// search for RS cost a tenth of a read.
+func frameCheck(ts []byte, kind byte, payload []byte) (crc uint32, rs bool) {
 	if haveSSE42 && len(payload) < shortCRC && len(ts) == tsDigits {
 		return frameCRCSSE42(&ts[0], kind, payload)
 	}
-	return frameCRCGeneric(ts, kind, payload)
+	return frameCheckGeneric(ts, kind, payload)
+}
+
+// frameCheckGeneric is frameCheck through hash/crc32 and bytes.IndexByte.
+func frameCheckGeneric(ts []byte, kind byte, payload []byte) (crc uint32, rs bool) {
+	return frameCRCGeneric(ts, kind, payload), bytes.IndexByte(payload, recordStart) >= 0
 }
 
 // frameCRCGeneric is frameCRC through hash/crc32. The single kind byte is

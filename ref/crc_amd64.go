@@ -6,8 +6,8 @@ import "golang.org/x/sys/cpu"
 // part of SSE4.2.
 var haveSSE42 = cpu.X86.HasSSE42
 
-// frameCRCSSE42 is frameCRC for a time field of tsDigits bytes at ts,
+// frameCRCSSE42 is frameCheck for a time field of tsDigits bytes at ts,
 // with the CRC32 instruction, eight bytes at a time; crc_amd64.s.
 //
 //go:noescape
-func frameCRCSSE42(ts *byte, kind byte, payload []byte) uint32
+func frameCRCSSE42(ts *byte, kind byte, payload []byte) (crc uint32, rs bool)

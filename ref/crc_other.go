@@ -9,6 +9,6 @@ const haveSSE42 = false
 
 // frameCRCSSE42 exists only so that frameCRC compiles everywhere; off
 // amd64 haveSSE42 keeps it from being called, and it is the generic CRC.
-func frameCRCSSE42(ts *byte, kind byte, payload []byte) uint32 {
-	return frameCRCGeneric(unsafe.Slice(ts, tsDigits), kind, payload)
+func frameCRCSSE42(ts *byte, kind byte, payload []byte) (crc uint32, rs bool) {
+	return frameCheckGeneric(unsafe.Slice(ts, tsDigits), kind, payload)
 }

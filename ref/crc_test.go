@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"bytes"
 	"hash/crc32"
 	"math/rand/v2"
 	"strconv"
@@ -38,8 +39,8 @@ func TestFrameCRC(t *testing.T) {
 					t.Fatalf("frameCRCGeneric(kind %q, %d bytes at +%d) = %08x, want %08x", kind, n, align, got, want)
 				}
 				if haveSSE42 {
-					if got := frameCRCSSE42(&ts[0], kind, p); got != want {
-						t.Fatalf("frameCRCSSE42(kind %q, %d bytes at +%d) = %08x, want %08x", kind, n, align, got, want)
+					if got, rs := frameCRCSSE42(&ts[0], kind, p); got != want || rs != bytes.Contains(p, []byte{recordStart}) {
+						t.Fatalf("frameCRCSSE42(kind %q, %d bytes at +%d) = %08x %v, want %08x", kind, n, align, got, rs, want)
 					}
 				}
 			}
@@ -133,5 +134,44 @@ func TestAppendFrameTime(t *testing.T) {
 		if err != nil || fr.ts != 0 {
 			t.Fatalf("time %d read back as %d (%v), want 0", ts, fr.ts, err)
 		}
+	}
+}
+
+// TestFrameCheckRS checks the RS search of the CRC pass: an RS at every
+// position of payloads of every length up to past the cut-off is found,
+// and payloads of the bytes nearest it (0x1D, 0x1F, 0x9E, 0x00) hold none.
+func TestFrameCheckRS(t *testing.T) {
+	ts := []byte("1796245298985250430")
+	for _, fill := range []byte{'a', 0x1d, 0x1f, 0x9e, 0x00, 0xff} {
+		for _, n := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 24, 100, shortCRC - 1, shortCRC, shortCRC + 9} {
+			p := bytes.Repeat([]byte{fill}, n)
+			if _, rs := frameCheck(ts, kindData, p); rs {
+				t.Fatalf("%d bytes of %#x: RS found where there is none", n, fill)
+			}
+			for pos := range n {
+				q := bytes.Clone(p)
+				q[pos] = recordStart
+				crc, rs := frameCheck(ts, kindData, q)
+				if !rs {
+					t.Fatalf("%d bytes of %#x, RS at %d: not found", n, fill, pos)
+				}
+				if want := checksumOf(ts, kindData, q); crc != want {
+					t.Fatalf("%d bytes of %#x, RS at %d: crc %08x, want %08x", n, fill, pos, crc, want)
+				}
+			}
+		}
+	}
+}
+
+// TestCheckFrameRefusesRS: a line whose CRC is right but whose payload
+// holds an RS (another writer's bytes, or a torn record with a whole one
+// after it and a matching CRC) is not a record.
+func TestCheckFrameRefusesRS(t *testing.T) {
+	line := appendFrame(nil, kindData, 1, []byte("\"a\x1eb\""))
+	if _, fault := checkFrame(line); fault != faultRS {
+		t.Fatalf("checkFrame(%q) = fault %d, want faultRS", line, fault)
+	}
+	if _, err := parseFrame(line); err == nil || !strings.Contains(err.Error(), "RS") {
+		t.Fatalf("parseFrame(%q) = %v, want an error naming the RS", line, err)
 	}
 }

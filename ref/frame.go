@@ -148,11 +148,14 @@ const (
 	faultLayout
 	faultTimestamp
 	faultCRC
+	faultRS
 	faultKind
 )
 
 // checkFrame checks one complete line, from RS to LF inclusive: its layout,
-// time digits, CRC and kind. It returns the time and frameOK, or what is
+// time digits, CRC, kind, and that no RS byte is inside it (the fixed
+// fields hold none when their layout and digits are right, so only the
+// payload is searched, in the CRC's pass). It returns the time and frameOK, or what is
 // wrong, and allocates nothing: the read path calls it once per record, and
 // returned in registers its two results cost nothing, where copying a
 // frame struct out of parseFrame stalled on store forwarding.
@@ -172,8 +175,12 @@ func checkFrame(line []byte) (int64, frameFault) {
 		return 0, faultTimestamp
 	}
 	ts := int64(parseEight(hi)*100_000_000_000 + parseEight(mid)*1000 + uint64(d0)*100 + uint64(d1)*10 + uint64(d2))
-	if hexEight(frameCRC(tsb, line[kindAt], line[payloadAt:len(line)-2])) != binary.LittleEndian.Uint64(line[crcAt:]) {
+	crc, rs := frameCheck(tsb, line[kindAt], line[payloadAt:len(line)-2])
+	if hexEight(crc) != binary.LittleEndian.Uint64(line[crcAt:]) {
 		return 0, faultCRC
+	}
+	if rs {
+		return 0, faultRS
 	}
 	if kind := line[kindAt]; kind != kindData && kind != kindHeader && kind != kindSeal {
 		return 0, faultKind
@@ -201,6 +208,8 @@ func parseFrame(line []byte) (frame, error) {
 		}
 		crc := frameCRC(line[tsAt:tsAt+tsDigits], line[kindAt], line[payloadAt:len(line)-2])
 		return frame{}, fmt.Errorf("%w: crc %s, computed %08x", errBadFrame, stored, crc)
+	case faultRS:
+		return frame{}, fmt.Errorf("%w: a record marker (RS) inside the record", errBadFrame)
 	default:
 		return frame{}, fmt.Errorf("%w: kind %q", errBadFrame, line[kindAt])
 	}
