@@ -501,11 +501,8 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 		// The common case, a whole valid data record, without scanOne's
 		// general outcome: the read path's loop overhead was a sixth of it.
 		b := c.buf[c.r:c.e]
-		// checkFrame also finds an RS inside the line (a torn record with
-		// the next one after it), which scanOne then skips as torn.
-		if e := bytes.IndexByte(b, recordEnd); e >= frameOverhead && b[0] == recordStart && b[kindAt] == kindData &&
-			(c.plan == nil || c.plan.sealed || c.next < c.plan.end) {
-			if ts, fault := checkFrame(b[:e+1]); fault == frameOK {
+		if c.plan == nil || c.plan.sealed || c.next < c.plan.end {
+			if ts, n := wholeData(b); n > 0 {
 				if c.next >= c.skipBelow {
 					// Field by field into the slice: append of a Record
 					// literal built it on the stack and copied it with wide
@@ -516,10 +513,10 @@ func (c *Consumer) parse(out *[]Record, max int) (sealed bool, err error) {
 						o = o[:len(o)+1]
 					}
 					r := &o[len(o)-1]
-					r.Offset, r.Time, r.Value = c.next, ts, b[payloadAt:e-1]
+					r.Offset, r.Time, r.Value = c.next, ts, b[payloadAt:n-2]
 				}
 				c.next++
-				c.r += e + 1
+				c.r += n
 				continue
 			}
 		}

@@ -73,9 +73,15 @@ func FuzzScan(f *testing.F) {
 	f.Add(append(appendFrame(nil, kindData, 1, []byte(`"x"`))[:9], appendFrame(nil, kindSeal, 2, []byte(`{}`))...))
 	f.Add([]byte("\x1e{\"t\":0000000000000000001,\"c\":\"00000000\",\"v\":1}\n"))
 	f.Add([]byte("garbage\x1e\n"))
+	f.Add(appendFrame(nil, kindData, 1, []byte("\"a\x1eb\""))) // a right CRC over an RS
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for p := 0; p < len(data); {
 			step, n, fr, _, _ := scanOne(data[p:])
+			// The read path's shortcut agrees with scanOne wherever it
+			// takes a record.
+			if ts, wn := wholeData(data[p:]); wn > 0 && (step != stepRecord || fr.kind != kindData || n != wn || fr.ts != ts) {
+				t.Fatalf("at %d: wholeData took %d bytes (time %d), scanOne says step %d, %d bytes, kind %q, time %d", p, wn, ts, step, n, fr.kind, fr.ts)
+			}
 			if step == stepPartial {
 				return
 			}

@@ -82,6 +82,24 @@ const (
 	stepPartial                 // need more bytes (a record still being written, or the end of the file)
 )
 
+// wholeData is scanOne's outcome for the common case, a whole valid data
+// record at the start of buf, found with one search (for its LF) and one
+// check: its time and length, or n == 0 when buf starts with anything else,
+// which scanOne then sorts out. checkFrame also finds an RS inside the line
+// (a torn record with the next one after it), which scanOne skips as torn.
+// FuzzScan checks that the two agree.
+func wholeData(buf []byte) (ts int64, n int) {
+	e := bytes.IndexByte(buf, recordEnd)
+	if e < frameOverhead || buf[0] != recordStart || buf[kindAt] != kindData {
+		return 0, 0
+	}
+	ts, fault := checkFrame(buf[:e+1])
+	if fault != frameOK {
+		return 0, 0
+	}
+	return ts, e + 1
+}
+
 // scanOne looks at buf, which starts at a position where a record should
 // start, and says what is there. final means no byte will ever follow buf
 // (never true for a live chunk; readers only use it for reports).
