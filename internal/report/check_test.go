@@ -47,6 +47,7 @@ func TestCheckTable(t *testing.T) {
 		"p1#3 was acked at offset 17 but never delivered [offsets 17; clients p1; at 1.500s",
 		"… and 10 more",
 		"replay: klcheck --scenario two --seed 2 --quick",
+		"(the seed repeats the values and the sizes; not how the clients' operations interleave",
 		"SKIP three: client p1: init: no fsync",
 		"ERROR four (seed 4):",
 		"POWER LOSS power: 1 power losses; fsync never: 1 power losses took 3 of the 10 records acknowledged before them (allowed, counted)",
@@ -138,5 +139,22 @@ func TestCheckProgress(t *testing.T) {
 	p.Done(sampleResults()[0])
 	if !strings.HasPrefix(b.String(), "\r") || !strings.Contains(b.String(), "PASS  one") {
 		t.Errorf("tty progress %q", b.String())
+	}
+}
+
+// TestReplayNote: the replay line says what the seed does not repeat, and
+// names the faults when there were any.
+func TestReplayNote(t *testing.T) {
+	for _, tc := range []struct {
+		counts run.Counts
+		want   string
+	}{
+		{run.Counts{}, "not how the clients' operations interleave"},
+		{run.Counts{Kills: 3, Pauses: 1}, "not when each of the 4 faults landed among the clients' operations"},
+		{run.Counts{PowerLosses: 1}, "not when each of the 1 faults landed"},
+	} {
+		if got := replayNote(&run.Result{Counts: tc.counts}); !strings.Contains(got, tc.want) || !strings.Contains(got, "the seed repeats the values") {
+			t.Errorf("counts %+v: %q lacks %q", tc.counts, got, tc.want)
+		}
 	}
 }

@@ -123,7 +123,7 @@ func writeDetails(ew *errWriter, r *run.Result) {
 		return
 	case run.StatusError:
 		ew.printf("\nERROR %s (seed %d):\n%s\n", r.Scenario, r.Seed, indent(r.Reason, "  "))
-		ew.printf("  %s\n", replay)
+		ew.printf("  %s\n  %s\n", replay, replayNote(r))
 		return
 	}
 	if r.Note != "" {
@@ -154,8 +154,20 @@ func writeDetails(ew *errWriter, r *run.Result) {
 				ew.printf("    … and %d more\n", a.Count-len(a.Examples))
 			}
 		}
-		ew.printf("  %s\n", replay)
+		ew.printf("  %s\n  %s\n", replay, replayNote(r))
 	}
+}
+
+// replayNote says what a replay with the same seed repeats and what it
+// does not: the harness's random draws are the seed's, but the moment a
+// fault lands among the clients' operations, and how those operations
+// interleave, are the OS's scheduling (docs/SCENARIOS.md, "Seeds and
+// replay").
+func replayNote(r *run.Result) string {
+	if n := r.Counts.Kills + r.Counts.Pauses + r.Counts.PowerLosses; n > 0 {
+		return fmt.Sprintf("(the seed repeats the values, the sizes and the faults' gaps, delays and picks; not when each of the %d faults landed among the clients' operations, which the OS's scheduling decides: a replay may need a few runs to show the same anomalies)", n)
+	}
+	return "(the seed repeats the values and the sizes; not how the clients' operations interleave, which the OS's scheduling decides: a replay may need a few runs to show the same anomalies)"
 }
 
 // writePowerLosses writes what a scenario's power losses took: one line
