@@ -1,6 +1,6 @@
 #include "textflag.h"
 
-// Both functions check len(s) >= 16 bytes sixteen at a time with SSE2
+// asciiSafe16 checks len(s) >= 16 bytes sixteen at a time with SSE2
 // (which every amd64 CPU has). A byte is in range when it is above 0x1F
 // as a signed byte, so 0x20-0x7F; X3 gathers "in range" with AND and X0
 // "is one of the bytes to refuse" with OR. The last step loads the final
@@ -25,64 +25,37 @@
 	PCMPEQB reg, X2 \
 	POR X2, X0
 
-// RESULT returns true when every byte was in range and none refused.
-#define RESULT \
-	PMOVMSKB X3, AX \
-	PMOVMSKB X0, BX \
-	CMPL AX, $0xffff \
-	JNE  no \
-	TESTL BX, BX \
-	JNZ  no \
-	MOVB $1, ret+24(FP) \
-	RET \
-no: \
-	MOVB $0, ret+24(FP) \
-	RET
+// CHECK folds one step's sixteen bytes in X1 into X3 and X0.
+#define CHECK \
+	RANGE \
+	REFUSE(X6) \
+	REFUSE(X7) \
+	REFUSE(X8) \
+	REFUSE(X9) \
+	REFUSE(X10)
 
-// func plainASCII16(s []byte) bool
+// func asciiSafe16(s []byte, html bool) bool
 //
-// Whether s holds only 0x20-0x7F other than '"' and '\\'.
-TEXT ·plainASCII16(SB), NOSPLIT, $0-25
+// Whether s holds only 0x20-0x7F other than '"' and '\\', and with html
+// also other than '<', '>' and '&' (htmlSafe). Without html the three
+// HTML registers hold '"' again, which refuses nothing more.
+TEXT ·asciiSafe16(SB), NOSPLIT, $0-33
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), CX
 	LEAQ -16(SI)(CX*1), DX // the last sixteen bytes
 	BCAST(0x1f1f1f1f1f1f1f1f, X5)
 	BCAST(0x2222222222222222, X6) // '"'
 	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
-	PCMPEQB X3, X3
-	PXOR X0, X0
-
-loop:
-	CMPQ SI, DX
-	JAE  last
-	MOVOU (SI), X1
-	RANGE
-	REFUSE(X6)
-	REFUSE(X7)
-	ADDQ $16, SI
-	JMP  loop
-
-last:
-	MOVOU (DX), X1
-	RANGE
-	REFUSE(X6)
-	REFUSE(X7)
-	RESULT
-
-// func htmlSafe16(s []byte) bool
-//
-// Whether s holds only bytes that json.Marshal copies as they are
-// (htmlSafe): 0x20-0x7F other than '"', '\\', '<', '>' and '&'.
-TEXT ·htmlSafe16(SB), NOSPLIT, $0-25
-	MOVQ s_base+0(FP), SI
-	MOVQ s_len+8(FP), CX
-	LEAQ -16(SI)(CX*1), DX
-	BCAST(0x1f1f1f1f1f1f1f1f, X5)
-	BCAST(0x2222222222222222, X6) // '"'
-	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
+	MOVO X6, X8
+	MOVO X6, X9
+	MOVO X6, X10
+	CMPB html+24(FP), $0
+	JEQ  start
 	BCAST(0x3c3c3c3c3c3c3c3c, X8) // '<'
 	BCAST(0x3e3e3e3e3e3e3e3e, X9) // '>'
 	BCAST(0x2626262626262626, X10) // '&'
+
+start:
 	PCMPEQB X3, X3
 	PXOR X0, X0
 
@@ -90,21 +63,22 @@ loop:
 	CMPQ SI, DX
 	JAE  last
 	MOVOU (SI), X1
-	RANGE
-	REFUSE(X6)
-	REFUSE(X7)
-	REFUSE(X8)
-	REFUSE(X9)
-	REFUSE(X10)
+	CHECK
 	ADDQ $16, SI
 	JMP  loop
 
 last:
 	MOVOU (DX), X1
-	RANGE
-	REFUSE(X6)
-	REFUSE(X7)
-	REFUSE(X8)
-	REFUSE(X9)
-	REFUSE(X10)
-	RESULT
+	CHECK
+	PMOVMSKB X3, AX
+	PMOVMSKB X0, BX
+	CMPL AX, $0xffff
+	JNE  no
+	TESTL BX, BX
+	JNZ  no
+	MOVB $1, ret+32(FP)
+	RET
+
+no:
+	MOVB $0, ret+32(FP)
+	RET
