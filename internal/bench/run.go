@@ -437,8 +437,12 @@ func runMain(ctx context.Context, o *Options, stdout, stderr io.Writer) int {
 // writeText prints the run's headline and tables, within
 // report.BenchTableWidth columns.
 func writeText(w io.Writer, rep *report.BenchReport, out *outDir) error {
-	fmt.Fprintf(w, "klbench: %d repetitions of %d messages of %d B; %s, %d cores, %s, topic on %s\n\n",
-		rep.Config.Reps, rep.Config.Count, rep.Config.Size, rep.Env.CPUModel, rep.Env.Cores, rep.Env.Kernel, rep.Env.Filesystem)
+	// Wrapped like the headline: the CPU's and the kernel's names are the
+	// machine's, of any length (a kernel's build tag made it 123 columns).
+	fmt.Fprintln(w, wrapText(fmt.Sprintf("klbench: %d repetitions of %d messages of %d B; %s, %d cores, %s, topic on %s",
+		rep.Config.Reps, rep.Config.Count, rep.Config.Size, rep.Env.CPUModel, rep.Env.Cores, rep.Env.Kernel, rep.Env.Filesystem),
+		report.BenchTableWidth, "  "))
+	fmt.Fprintln(w)
 	for _, h := range rep.Headline {
 		fmt.Fprintln(w, wrapText("- "+h, report.BenchTableWidth, "  "))
 	}
