@@ -29,10 +29,14 @@ const shortCRC = 512
 var castagnoliTable = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // frameCRC is the CRC-32C of the time digits ts (tsDigits bytes), the kind
-// byte and the payload.
+// byte and the payload. The append path calls it after checkPayload has
+// searched the payload for RS, so it searches for none itself.
 func frameCRC(ts []byte, kind byte, payload []byte) uint32 {
-	crc, _ := frameCheck(ts, kind, payload)
-	return crc
+	if haveSSE42 && len(payload) < shortCRC && len(ts) == tsDigits {
+		crc, _ := frameCRCSSE42(&ts[0], kind, payload)
+		return crc
+	}
+	return frameCRCGeneric(ts, kind, payload)
 }
 
 // frameCheck is frameCRC, and whether the payload holds an RS byte (which
