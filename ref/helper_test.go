@@ -104,12 +104,14 @@ func helperProducer() int {
 		return 2
 	}
 	id, size := os.Getenv("KLREF_ID"), envInt("KLREF_SIZE")
+	if size > 1<<20 {
+		// Tell the test the instant before write(2), after the frame is
+		// built, so that its SIGKILL lands inside the write.
+		p.testHookBeforeWrite = func() { os.Stdout.WriteString("appending\n") }
+	}
 	from, n := envInt("KLREF_FROM"), envInt("KLREF_N")
 	for seq := from; seq < from+n; seq++ {
 		payload := testPayload(id, seq, size)
-		if size > 1<<20 {
-			os.Stdout.WriteString("appending\n")
-		}
 		if _, err := p.Append(payload); err != nil {
 			if keepGoing {
 				os.Stdout.WriteString("fail " + strconv.Itoa(seq) + " " + err.Error() + "\n")
@@ -166,8 +168,8 @@ type proc struct {
 	oks   []int
 	fails []string
 	done  chan error
-	// appending receives a value each time the process starts a large
-	// Append.
+	// appending receives a value each time the process is about to
+	// write(2) a large record.
 	appending chan struct{}
 }
 

@@ -162,8 +162,9 @@ func TestSIGKILLDuringLargeWrite(t *testing.T) {
 		big := startHelper(t, "producer", dir, fmt.Sprintf("big%d", attempt), map[string]int{"SIZE": 16 << 20, "N": 1000, "MAX_RECORD": 32 << 20, "CHUNK_BYTES": 256 << 20})
 		a := startHelper(t, "producer", dir, fmt.Sprintf("a%d", attempt), small)
 		b := startHelper(t, "producer", dir, fmt.Sprintf("b%d", attempt), small)
-		// Kill it during its second Append (the first one is slow: it grows
-		// buffers), while it frames and writes 16 MiB.
+		// Kill it during its second write(2) of 16 MiB (the helper says
+		// "appending" just before each write; the first Append is slow: it
+		// grows buffers). Such a write takes a few milliseconds.
 		for range 2 {
 			select {
 			case <-big.appending:
@@ -171,7 +172,7 @@ func TestSIGKILLDuringLargeWrite(t *testing.T) {
 				t.Fatal("the large producer never started appending")
 			}
 		}
-		time.Sleep(time.Duration(rand.IntN(40000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.IntN(2000)) * time.Microsecond)
 		big.kill()
 		_ = big.wait(t, 10*time.Second)
 		require.NoError(t, a.wait(t, time.Minute))
