@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -174,8 +176,15 @@ func ParseURL(raw string) (*URL, error) {
 	u := &URL{Scheme: strings.ToLower(scheme), Query: q}
 	for _, h := range strings.Split(hostPart, ",") {
 		h = strings.TrimSpace(h)
-		if h == "" || strings.ContainsAny(h, "/@") {
+		if h == "" || strings.ContainsAny(h, "/@ \t") {
 			return nil, fmt.Errorf("engine URL %q: bad host %q", raw, h)
+		}
+		host, port, err := net.SplitHostPort(h)
+		if err != nil {
+			return nil, fmt.Errorf("engine URL %q: host %q: want HOST:PORT", raw, h)
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || host == "" {
+			return nil, fmt.Errorf("engine URL %q: host %q: want HOST:PORT with a port from 1 to 65535", raw, h)
 		}
 		u.Hosts = append(u.Hosts, h)
 	}

@@ -52,7 +52,7 @@ func TestParseURLAndNames(t *testing.T) {
 	require.Equal(t, []string{"a:1", "b:2"}, u.Hosts)
 	require.Equal(t, "3", u.Query.Get("replicas"))
 	require.Error(t, u.CheckParams("sync"))
-	for _, bad := range []string{"a:1", "nats://", "nats://u@a:1", "nats://a:1?%zz"} {
+	for _, bad := range []string{"a:1", "nats://", "nats://u@a:1", "nats://a:1?%zz", "nats://:x", "nats://a:x", "nats://a", "nats://:4222", "nats://a:0", "nats://a:70000", "nats://a b:1", "nats://a:1,b"} {
 		_, err := enginekit.ParseURL(bad)
 		require.Error(t, err, bad)
 	}
