@@ -419,9 +419,14 @@ func (s *suite) notes(rows []report.BenchRow) []string {
 	if s.cli != nil {
 		n = append(n, fmt.Sprintf("cli: klref %s; the bare limits are clibare, a small Go program klbench builds; each is timed from process start to exit, each consume (klref and bare alike) as the best of three.", s.cli.klrefHow))
 	}
-	if s.col.has(timeKey(expProduce, "null-adapter")) {
-		n = append(n, fmt.Sprintf("protocol overhead (null adapter, stores nothing): produce %.1f ms, process %.1f ms for the same messages (medians).",
-			s.col.median(timeKey(expProduce, "null-adapter")), s.col.median(timeKey(expProcess, "null-adapter"))))
+	var overhead []string
+	for _, e := range []experiment{expProduce, expProcess} {
+		if k := timeKey(e, "null-adapter"); s.col.has(k) {
+			overhead = append(overhead, fmt.Sprintf("%s %.1f ms", e, s.col.median(k)))
+		}
+	}
+	if len(overhead) > 0 {
+		n = append(n, fmt.Sprintf("protocol overhead (null adapter, stores nothing): %s for the same messages (medians).", strings.Join(overhead, ", ")))
 	}
 	return n
 }
