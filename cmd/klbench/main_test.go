@@ -15,7 +15,7 @@ import (
 )
 
 // TestMain lets the test binary stand in for klbench when it re-executes
-// itself (adapter, null-adapter, produce-worker).
+// itself (adapter, produce-worker).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && bench.IsSubcommand(os.Args[1]) {
 		os.Exit(realMain(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

@@ -30,7 +30,7 @@ import (
 	"github.com/google/shlex"
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
-	"github.com/kafka-lite/kafka-lite/internal/refadapter"
+	"github.com/kafka-lite/kafka-lite/internal/impl"
 	"github.com/kafka-lite/kafka-lite/internal/report"
 	"github.com/kafka-lite/kafka-lite/internal/run"
 	"github.com/kafka-lite/kafka-lite/internal/scenario"
@@ -45,16 +45,7 @@ const (
 
 // The built-in engine adapters: --impl nats://… and kafka://… run
 // `klcheck adapter --engine URL`, after the URL is checked.
-func init() {
-	for _, scheme := range engine.Schemes {
-		run.RegisterEngine(scheme, func(self, url string) ([]string, error) {
-			if err := engine.Check(url); err != nil {
-				return nil, err
-			}
-			return run.AdapterEngine(self, url)
-		})
-	}
-}
+func init() { engine.Register() }
 
 // memoryLimit is klcheck's soft memory limit unless GOMEMLIMIT sets one.
 // The scenario limits keep the live heap of a history and its checks
@@ -99,7 +90,7 @@ func (s *seedFlag) Set(v string) error {
 // status.
 func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, tty bool) int {
 	if len(args) > 0 && args[0] == "adapter" {
-		return adapterMain(ctx, args[1:], stdin, stdout, stderr)
+		return impl.Adapter(ctx, "klcheck adapter", args[1:], stdin, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("klcheck", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -316,28 +307,4 @@ func probeDir(dir string) error {
 		return werr
 	}
 	return cerr
-}
-
-// adapterMain is `klcheck adapter`: the reference implementation's side
-// of the protocol on stdin/stdout.
-func adapterMain(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("klcheck adapter", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	mutant := fs.String("mutant", "", "run the named deliberately broken variant of the reference")
-	engineURL := fs.String("engine", "", "serve a built-in engine adapter for `URL` (nats://HOST:PORT, kafka://HOST:PORT)")
-	if err := fs.Parse(args); err != nil {
-		return exitError
-	}
-	if *engineURL != "" {
-		if err := engine.Serve(ctx, *engineURL, stdin, stdout); err != nil {
-			fmt.Fprintf(stderr, "klcheck adapter: %v\n", err)
-			return 1
-		}
-		return 0
-	}
-	if err := refadapter.Serve(ctx, stdin, stdout, *mutant); err != nil {
-		fmt.Fprintf(stderr, "klcheck adapter: %v\n", err)
-		return 1
-	}
-	return 0
 }

@@ -34,7 +34,7 @@ import (
 	"sync"
 	"syscall"
 
-	"github.com/kafka-lite/kafka-lite/internal/refadapter"
+	"github.com/kafka-lite/kafka-lite/internal/impl"
 	"github.com/kafka-lite/kafka-lite/ref"
 )
 
@@ -87,7 +87,7 @@ func main() {
 	case "inspect":
 		err = inspect(os.Args[2:])
 	case "adapter":
-		err = adapter(ctx, os.Args[2:])
+		os.Exit(impl.Adapter(ctx, "klref adapter", os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
 	case "-h", "-help", "--help", "help":
 		fmt.Print(usage)
 		return
@@ -484,17 +484,4 @@ func inspect(args []string) error {
 		return errDamaged
 	}
 	return nil
-}
-
-func adapter(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("adapter", flag.ContinueOnError)
-	mutant := fs.String("mutant", "", "serve a deliberately broken variant (for checker tests)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	err := refadapter.Serve(ctx, os.Stdin, os.Stdout, *mutant)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil // the harness closed stdin without a close request
-	}
-	return err
 }

@@ -142,7 +142,11 @@ func TestHelp(t *testing.T) {
 				if code != 0 || stderr != "" {
 					t.Errorf("exit %d, stderr %q; want 0 and nothing", code, stderr)
 				}
-				for _, want := range []string{"usage:", "exit status: 0 ok; 1", "2 a usage error or no such topic"} {
+				wants := []string{"usage:", "exit status: 0 ok; 1", "2 a usage error or no such topic"}
+				if cmd == "adapter" {
+					wants = []string{"usage: klref adapter", "exit status: 0 ok; 1", "2 a usage error"}
+				}
+				for _, want := range wants {
 					if !strings.Contains(stdout, want) {
 						t.Errorf("stdout lacks %q:\n%s", want, stdout)
 					}
@@ -463,5 +467,19 @@ func TestProduceStopsOnSignal(t *testing.T) {
 				t.Errorf("the log holds %q", stdout)
 			}
 		})
+	}
+}
+
+// klref serves only the reference: it must not link the engine adapters'
+// clients (NATS, Kafka), which klcheck and klbench register.
+func TestNoEngineLinked(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Skipf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.Contains(dep, "internal/engine") || strings.Contains(dep, "nats-io") || strings.Contains(dep, "franz-go") {
+			t.Errorf("klref links %s", dep)
+		}
 	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // TestMain lets the test binary stand in for klbench when it re-executes
-// itself (null-adapter, adapter, produce-worker).
+// itself (adapter, produce-worker).
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && IsSubcommand(os.Args[1]) {
 		os.Exit(RunSubcommand(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

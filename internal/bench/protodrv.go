@@ -12,10 +12,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/shlex"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/kafka-lite/kafka-lite/internal/engine"
+	implpkg "github.com/kafka-lite/kafka-lite/internal/impl"
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
 )
 
@@ -49,27 +48,34 @@ func implName(argv []string) string {
 // "null" (the in-binary null adapter), or a shell-quoted command, optionally
 // named as NAME=COMMAND.
 func parseImpl(spec string, self string, batch, pollMax int, r *refImpl) (impl, error) {
+	pi := func(name string, argv []string) *protoImpl {
+		return &protoImpl{name: name, argv: argv, batch: batch, pollMax: pollMax}
+	}
 	switch spec {
 	case "ref":
 		return r, nil
 	case "ref-adapter":
-		return &protoImpl{name: "ref-adapter", argv: []string{self, "adapter"}, batch: batch, pollMax: pollMax}, nil
+		argv, err := implpkg.Resolve(implpkg.Ref, self)
+		return pi("ref-adapter", argv), err
 	case "null", "null-adapter":
-		return &protoImpl{name: "null-adapter", argv: []string{self, "null-adapter"}, batch: batch, pollMax: pollMax}, nil
+		return pi("null-adapter", nullArgv(self)), nil
 	}
-	if engine.IsURL(spec) {
-		if err := engine.Check(spec); err != nil {
-			return nil, fmt.Errorf("--impl %q: %w", spec, err)
+	if implpkg.IsEngine(spec) {
+		argv, err := implpkg.Resolve(spec, self)
+		if err != nil {
+			return nil, err
 		}
-		name := spec[:strings.Index(spec, "://")]
-		return &protoImpl{name: name, argv: []string{self, "adapter", "--engine", spec}, batch: batch, pollMax: pollMax}, nil
+		return pi(spec[:strings.Index(spec, "://")], argv), nil
 	}
 	name, argv, err := namedCommand("--impl", spec)
 	if err != nil {
 		return nil, err
 	}
-	return &protoImpl{name: name, argv: argv, batch: batch, pollMax: pollMax}, nil
+	return pi(name, argv), nil
 }
+
+// nullArgv is the command line of the null adapter: SELF adapter --null.
+func nullArgv(self string) []string { return []string{self, "adapter", "--" + nullFlag} }
 
 // namedCommand splits the value of flag, [NAME=]COMMAND, into a name (by
 // default implName of the command) and the shell-split command, which must
@@ -79,12 +85,9 @@ func namedCommand(flag, spec string) (string, []string, error) {
 	if i := strings.IndexByte(spec, '='); i > 0 && !strings.ContainsAny(spec[:i], " /\"'") {
 		name, cmd = spec[:i], spec[i+1:]
 	}
-	argv, err := shlex.Split(cmd)
-	if err != nil || len(argv) == 0 {
-		return "", nil, fmt.Errorf("%s %q: not a command", flag, spec)
-	}
-	if _, err := exec.LookPath(argv[0]); err != nil {
-		return "", nil, fmt.Errorf("%s %q: %v", flag, spec, err)
+	argv, err := implpkg.Command(flag, cmd)
+	if err != nil {
+		return "", nil, err
 	}
 	if name == "" {
 		name = implName(argv)
@@ -386,11 +389,24 @@ func (h *nullHandler) Poll(ctx context.Context, max int, _ time.Duration) ([]pro
 // ServeNull runs the null adapter on stdin/stdout. Its synthetic records
 // are KLBENCH_NULL_SIZE bytes (default 100).
 func ServeNull(ctx context.Context, in io.Reader, out io.Writer) error {
+	h, err := nullHandlerFromEnv()
+	if err != nil {
+		return err
+	}
+	return protocol.Serve(ctx, in, out, h)
+}
+
+// nullFlag selects the null adapter in klbench's adapter subcommand.
+const nullFlag = "null"
+
+// nullHandlerFromEnv is the null adapter's handler; KLBENCH_NULL_SIZE sets
+// the size of the values it returns (default 100).
+func nullHandlerFromEnv() (protocol.Handler, error) {
 	size := 100
 	if s := os.Getenv("KLBENCH_NULL_SIZE"); s != "" {
 		if v, err := strconv.Atoi(s); err == nil && v > 0 {
 			size = v
 		}
 	}
-	return protocol.Serve(ctx, in, out, &nullHandler{value: makeValue(0, size)})
+	return &nullHandler{value: makeValue(0, size)}, nil
 }

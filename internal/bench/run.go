@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/kafka-lite/kafka-lite/internal/engine"
-	"github.com/kafka-lite/kafka-lite/internal/refadapter"
+	implpkg "github.com/kafka-lite/kafka-lite/internal/impl"
 	"github.com/kafka-lite/kafka-lite/internal/report"
 	"github.com/kafka-lite/kafka-lite/ref"
 )
@@ -186,11 +186,16 @@ func (o *Options) only() map[string]bool {
 	return m
 }
 
+// klbench runs the built-in engine adapters: --impl nats://… and
+// kafka://… become `klbench adapter --engine URL`.
+func init() { engine.Register() }
+
 // IsSubcommand says whether name is one of the subcommands klbench runs
-// itself as: adapter, null-adapter, produce-worker.
+// itself as: adapter (the reference, --null for the null adapter, --engine
+// URL) and produce-worker.
 func IsSubcommand(name string) bool {
 	switch name {
-	case "adapter", "null-adapter", "produce-worker":
+	case "adapter", "produce-worker":
 		return true
 	}
 	return false
@@ -199,22 +204,17 @@ func IsSubcommand(name string) bool {
 // RunSubcommand runs args[0], a subcommand (IsSubcommand), on stdin and
 // stdout, and returns its exit status.
 func RunSubcommand(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	var err error
 	switch args[0] {
 	case "adapter":
-		if len(args) == 3 && args[1] == "--engine" {
-			err = engine.Serve(ctx, args[2], stdin, stdout)
-		} else {
-			err = refadapter.Serve(ctx, stdin, stdout, "")
-		}
-	case "null-adapter":
-		err = ServeNull(ctx, stdin, stdout)
+		return implpkg.Adapter(ctx, "klbench adapter", args[1:], stdin, stdout, stderr, implpkg.Extra{
+			Name:    nullFlag,
+			Usage:   "serve the null adapter: it stores nothing and answers every poll with KLBENCH_NULL_SIZE-byte values (the protocol's own cost)",
+			Handler: nullHandlerFromEnv,
+		})
 	case "produce-worker":
 		return produceWorker(ctx, args[1:], stdin, stdout, stderr)
-	default:
-		err = fmt.Errorf("unknown subcommand %q", args[0])
 	}
-	return exitErr(stderr, err)
+	return exitErr(stderr, fmt.Errorf("unknown subcommand %q", args[0]))
 }
 
 func exitErr(stderr io.Writer, err error) int {
@@ -302,7 +302,7 @@ func (o *Options) buildImpls() ([]impl, error) {
 	}
 	if proto && !seen["null-adapter"] {
 		// The protocol's own cost, to read the adapters' figures against.
-		out = append(out, &protoImpl{name: "null-adapter", argv: []string{self, "null-adapter"}, batch: o.Batch, pollMax: o.PollMax, env: nullEnv})
+		out = append(out, &protoImpl{name: "null-adapter", argv: nullArgv(self), batch: o.Batch, pollMax: o.PollMax, env: nullEnv})
 	}
 	return out, nil
 }

@@ -17,7 +17,18 @@ import (
 	"github.com/kafka-lite/kafka-lite/internal/engine/enginekit"
 	"github.com/kafka-lite/kafka-lite/internal/engine/kafkaadapter"
 	"github.com/kafka-lite/kafka-lite/internal/engine/natsadapter"
+	"github.com/kafka-lite/kafka-lite/internal/impl"
 )
+
+// Register makes every scheme of Schemes resolve and serve through this
+// package (impl.RegisterEngine): --impl nats://… and kafka://… become
+// `SELF adapter --engine URL`. klcheck and klbench call it; klref does not,
+// and so links no engine client.
+func Register() {
+	for _, scheme := range Schemes {
+		impl.RegisterEngine(scheme, impl.Engine{Check: Check, Serve: Serve})
+	}
+}
 
 // Schemes are the URL schemes Serve knows.
 var Schemes = []string{"nats", "kafka"}

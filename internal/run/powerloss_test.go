@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/kafka-lite/kafka-lite/internal/history"
+	"github.com/kafka-lite/kafka-lite/internal/impl"
 	"github.com/kafka-lite/kafka-lite/internal/lazyfs"
 )
 
@@ -160,11 +161,11 @@ func TestPowerLossTakesTheServer(t *testing.T) {
 // TestPowerLossSkips: an engine whose server klcheck does not run keeps
 // its data out of reach, so a power-loss scenario is skipped for it.
 func TestPowerLossSkips(t *testing.T) {
-	RegisterEngine("fakeengine", func(self, url string) ([]string, error) { return []string{"true"}, nil })
-	impl, err := ResolveImpl("fakeengine://127.0.0.1:1", "")
+	impl.RegisterEngine("fakeengine", impl.Engine{})
+	im, err := ResolveImpl("fakeengine://127.0.0.1:1", "")
 	require.NoError(t, err)
-	require.True(t, impl.IsEngine())
-	res, err := Run(context.Background(), parseScenario(t, powerScenario), Options{Impl: impl})
+	require.True(t, im.IsEngine())
+	res, err := Run(context.Background(), parseScenario(t, powerScenario), Options{Impl: im})
 	require.NoError(t, err)
 	assert.Equal(t, StatusSkip, res.Status)
 	assert.Contains(t, res.Reason, "--server")
