@@ -87,6 +87,11 @@ regression gate:
 
   --help, -h           print this and exit
 
+subcommands (klbench starts itself as these; -h for their flags):
+  adapter [--null | --mutant NAME | --engine URL]
+                       serve one client of protocol v1 on stdin/stdout
+  produce-worker       one producer process of the parallel experiment
+
 exit status: 0 ok, 1 the gate found a regression, 2 bad usage or a failed
 run`
 

@@ -113,7 +113,7 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	fs.BoolVar(quiet, "q", false, "print no progress (same as --quiet)")
 	usage := func(w io.Writer) {
 		fs.SetOutput(w)
-		fmt.Fprintf(w, "usage: klcheck [flags]\n       klcheck adapter [--mutant NAME]\n\nflags (one dash or two):\n")
+		fmt.Fprintf(w, "usage: klcheck [flags]\n       klcheck adapter [--mutant NAME | --engine URL]\n\nflags (one dash or two):\n")
 		fs.PrintDefaults()
 		fs.SetOutput(io.Discard)
 	}
