@@ -6,6 +6,7 @@ package natsserver
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -33,6 +34,18 @@ type Config struct {
 	MaxPayload int32
 	// Logs enables the server's log on stderr.
 	Logs bool
+	// ServerName names the server; default "klnats". The nodes of a cluster
+	// need distinct names (klnats uses n0, n1, ...).
+	ServerName string
+	// ClusterName, when set, makes the server a node of a JetStream cluster
+	// of that name, listening for routes on ClusterHost:ClusterPort.
+	ClusterName string
+	// ClusterHost is the route listener's address; default Host.
+	ClusterHost string
+	// ClusterPort is the route listener's port (required with ClusterName).
+	ClusterPort int
+	// Routes are the other nodes' route addresses, host:port.
+	Routes []string
 }
 
 // Start starts a server with JetStream and waits until it accepts
@@ -50,8 +63,12 @@ func Start(c Config) (*server.Server, error) {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
+	name := c.ServerName
+	if name == "" {
+		name = "klnats"
+	}
 	opts := &server.Options{
-		ServerName:   "klnats",
+		ServerName:   name,
 		Host:         host,
 		Port:         port,
 		JetStream:    true,
@@ -61,6 +78,23 @@ func Start(c Config) (*server.Server, error) {
 		MaxPayload:   c.MaxPayload,
 		NoSigs:       true,
 		NoLog:        !c.Logs,
+	}
+	if c.ClusterName != "" {
+		if c.ClusterPort <= 0 {
+			return nil, errors.New("natsserver: ClusterPort is required with ClusterName")
+		}
+		chost := c.ClusterHost
+		if chost == "" {
+			chost = host
+		}
+		opts.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: chost, Port: c.ClusterPort}
+		for _, r := range c.Routes {
+			u, err := url.Parse("nats://" + r)
+			if err != nil {
+				return nil, fmt.Errorf("natsserver: route %q: %w", r, err)
+			}
+			opts.Routes = append(opts.Routes, u)
+		}
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -41,6 +41,10 @@ func TestMainFlags(t *testing.T) {
 		{[]string{}, 2, "--store is required"},
 		{[]string{"--store", t.TempDir(), "--max-payload", "100000000"}, 2, "--max-payload must be"},
 		{[]string{"--store", t.TempDir(), "--sync", "sometimes"}, 2, `--sync "sometimes"`},
+		{[]string{"--store", t.TempDir(), "--cluster", "1"}, 2, "--cluster must be 2 to 9"},
+		{[]string{"--store", t.TempDir(), "--node", "0"}, 2, "--node needs --cluster"},
+		{[]string{"--store", t.TempDir(), "--cluster", "3", "--node", "3"}, 2, "--node 3: want 0 to 2"},
+		{[]string{"--store", t.TempDir(), "--cluster", "3", "--port", "0"}, 2, "needs a fixed --port"},
 	} {
 		var stderr bytes.Buffer
 		require.Equal(t, tc.code, Main(tc.args, &stderr), "%v: %s", tc.args, stderr.String())
