@@ -202,7 +202,7 @@ func TestPlainASCII(t *testing.T) {
 		}
 		return true
 	}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 100} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 25, 31, 32, 33, 47, 63, 64, 65, 96, 100} {
 		for pos := range n {
 			for c := range 256 {
 				s := bytes.Repeat([]byte("a"), n)
@@ -232,7 +232,7 @@ func TestKnownHTMLSafe(t *testing.T) {
 		}
 		return true
 	}
-	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 100} {
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 96, 100} {
 		for pos := range n {
 			for c := range 256 {
 				s := bytes.Repeat([]byte("a"), n)

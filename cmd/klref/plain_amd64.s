@@ -25,11 +25,16 @@
 	PCMPEQB reg, X2 \
 	POR X2, X0
 
-// CHECK folds one step's sixteen bytes in X1 into X3 and X0.
+// CHECK folds one step's sixteen bytes in X1 into X3 and X0: '"' and
+// '\\' only.
 #define CHECK \
 	RANGE \
 	REFUSE(X6) \
-	REFUSE(X7) \
+	REFUSE(X7)
+
+// CHECKHTML is CHECK, and refuses '<', '>' and '&' too.
+#define CHECKHTML \
+	CHECK \
 	REFUSE(X8) \
 	REFUSE(X9) \
 	REFUSE(X10)
@@ -37,8 +42,9 @@
 // func asciiSafe16(s []byte, html bool) bool
 //
 // Whether s holds only 0x20-0x7F other than '"' and '\\', and with html
-// also other than '<', '>' and '&' (htmlSafe). Without html the three
-// HTML registers hold '"' again, which refuses nothing more.
+// also other than '<', '>' and '&' (htmlSafe). Each has its own loop:
+// comparing three more registers every step cost the read path, which
+// never needs them, a third of this function's time.
 TEXT ·asciiSafe16(SB), NOSPLIT, $0-33
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), CX
@@ -46,30 +52,42 @@ TEXT ·asciiSafe16(SB), NOSPLIT, $0-33
 	BCAST(0x1f1f1f1f1f1f1f1f, X5)
 	BCAST(0x2222222222222222, X6) // '"'
 	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
-	MOVO X6, X8
-	MOVO X6, X9
-	MOVO X6, X10
+	PCMPEQB X3, X3
+	PXOR X0, X0
 	CMPB html+24(FP), $0
-	JEQ  start
+	JNE  html
+
+plain:
+	CMPQ SI, DX
+	JAE  plainlast
+	MOVOU (SI), X1
+	CHECK
+	ADDQ $16, SI
+	JMP  plain
+
+plainlast:
+	MOVOU (DX), X1
+	CHECK
+	JMP  result
+
+html:
 	BCAST(0x3c3c3c3c3c3c3c3c, X8) // '<'
 	BCAST(0x3e3e3e3e3e3e3e3e, X9) // '>'
 	BCAST(0x2626262626262626, X10) // '&'
 
-start:
-	PCMPEQB X3, X3
-	PXOR X0, X0
-
-loop:
+htmlloop:
 	CMPQ SI, DX
-	JAE  last
+	JAE  htmllast
 	MOVOU (SI), X1
-	CHECK
+	CHECKHTML
 	ADDQ $16, SI
-	JMP  loop
+	JMP  htmlloop
 
-last:
+htmllast:
 	MOVOU (DX), X1
-	CHECK
+	CHECKHTML
+
+result:
 	PMOVMSKB X3, AX
 	PMOVMSKB X0, BX
 	CMPL AX, $0xffff
