@@ -175,3 +175,47 @@ func TestCheckFrameRefusesRS(t *testing.T) {
 		t.Fatalf("parseFrame(%q) = %v, want an error naming the RS", line, err)
 	}
 }
+
+// TestWholeDataMatchesLong checks the one-pass record check against
+// wholeDataLong (a search for the LF, then checkFrame): for payloads of
+// every length up to 40 bytes with an LF, an RS or a '}' at every position
+// (their CRC right, so that only the framing can refuse them), followed by
+// more bytes or not; and for a record whose every fixed byte takes every
+// value. Its steps, its one-byte tail and the step that finds the LF all
+// meet these cases.
+func TestWholeDataMatchesLong(t *testing.T) {
+	if !haveSSE42 {
+		t.Skip("no SSE4.2")
+	}
+	check := func(buf []byte) {
+		t.Helper()
+		ts, n := wholeData(buf)
+		wts, wn := wholeDataLong(buf)
+		if n != wn || ts != wts {
+			t.Fatalf("wholeData(%q) = %d, %d; wholeDataLong says %d, %d", buf, ts, n, wts, wn)
+		}
+	}
+	const ts = 1234567890123456789
+	tail := []byte("\x1e{\"t\":")
+	for n := 1; n <= 40; n++ {
+		base := bytes.Repeat([]byte("a"), n)
+		for _, b := range []byte{'\n', recordStart, '}', 'a'} {
+			for pos := range n {
+				p := bytes.Clone(base)
+				p[pos] = b
+				rec := appendFrame(nil, kindData, ts, p)
+				check(rec)
+				check(append(bytes.Clone(rec), tail...))
+				check(rec[:len(rec)-1]) // no LF yet
+			}
+		}
+	}
+	rec := appendFrame(nil, kindData, ts, []byte(`"a value of some length"`))
+	for pos := range payloadAt + 1 {
+		for c := range 256 {
+			bad := bytes.Clone(rec)
+			bad[pos] = byte(c)
+			check(bad)
+		}
+	}
+}

@@ -163,19 +163,14 @@ func checkFrame(line []byte) (int64, frameFault) {
 	if len(line) < frameOverhead+1 {
 		return 0, faultShort
 	}
-	if line[0] != recordStart || line[len(line)-1] != recordEnd || line[len(line)-2] != '}' ||
-		string(line[1:tsAt]) != `{"t":` || string(line[tsAt+tsDigits:crcAt]) != `,"c":"` ||
-		string(line[crcAt+8:kindAt]) != `","` || string(line[kindAt+1:payloadAt]) != `":` {
+	if line[len(line)-1] != recordEnd || line[len(line)-2] != '}' {
 		return 0, faultLayout
 	}
-	tsb := line[tsAt : tsAt+tsDigits]
-	hi, mid := binary.LittleEndian.Uint64(tsb), binary.LittleEndian.Uint64(tsb[8:])
-	d0, d1, d2 := tsb[16]-'0', tsb[17]-'0', tsb[18]-'0'
-	if !eightDigits(hi) || !eightDigits(mid) || d0 > 9 || d1 > 9 || d2 > 9 {
-		return 0, faultTimestamp
+	ts, fault := checkHeader(line)
+	if fault != frameOK {
+		return 0, fault
 	}
-	ts := int64(parseEight(hi)*100_000_000_000 + parseEight(mid)*1000 + uint64(d0)*100 + uint64(d1)*10 + uint64(d2))
-	crc, rs := frameCheck(tsb, line[kindAt], line[payloadAt:len(line)-2])
+	crc, rs := frameCheck(line[tsAt:tsAt+tsDigits], line[kindAt], line[payloadAt:len(line)-2])
 	if hexEight(crc) != binary.LittleEndian.Uint64(line[crcAt:]) {
 		return 0, faultCRC
 	}
@@ -186,6 +181,25 @@ func checkFrame(line []byte) (int64, frameFault) {
 		return 0, faultKind
 	}
 	return ts, frameOK
+}
+
+// checkHeader checks the fixed fields of a record, the payloadAt bytes
+// from its RS up to its payload (line holds at least that many): their
+// layout and time digits. It returns the time and frameOK, or what is
+// wrong. Fields that pass hold no LF and no RS.
+func checkHeader(line []byte) (int64, frameFault) {
+	if line[0] != recordStart ||
+		string(line[1:tsAt]) != `{"t":` || string(line[tsAt+tsDigits:crcAt]) != `,"c":"` ||
+		string(line[crcAt+8:kindAt]) != `","` || string(line[kindAt+1:payloadAt]) != `":` {
+		return 0, faultLayout
+	}
+	tsb := line[tsAt : tsAt+tsDigits]
+	hi, mid := binary.LittleEndian.Uint64(tsb), binary.LittleEndian.Uint64(tsb[8:])
+	d0, d1, d2 := tsb[16]-'0', tsb[17]-'0', tsb[18]-'0'
+	if !eightDigits(hi) || !eightDigits(mid) || d0 > 9 || d1 > 9 || d2 > 9 {
+		return 0, faultTimestamp
+	}
+	return int64(parseEight(hi)*100_000_000_000 + parseEight(mid)*1000 + uint64(d0)*100 + uint64(d1)*10 + uint64(d2)), frameOK
 }
 
 // parseFrame parses one complete line, from RS to LF inclusive, and checks

@@ -129,3 +129,27 @@ func TestSWARFields(t *testing.T) {
 		require.Equal(t, ts, fr.ts)
 	}
 }
+
+// TestWholeDataTakesEveryValidRecord checks the read path's shortcut on
+// valid data records of every payload length around its steps and its
+// shortCRC cut-over: alone, followed by another record, and cut short
+// (which it must leave to scanOne).
+func TestWholeDataTakesEveryValidRecord(t *testing.T) {
+	next := appendFrame(nil, kindData, 7, []byte(`"next"`))
+	for n := 1; n <= shortCRC+20; n++ {
+		payload := append(append([]byte{'"'}, bytes.Repeat([]byte("p"), n-1)...), '"')[:n]
+		if n == 1 {
+			payload = []byte("1")
+		}
+		rec := appendFrame(nil, kindData, 1234567890123456789, payload)
+		for _, buf := range [][]byte{rec, append(bytes.Clone(rec), next...)} {
+			ts, got := wholeData(buf)
+			require.Equal(t, len(rec), got, "payload of %d bytes", n)
+			require.Equal(t, int64(1234567890123456789), ts)
+		}
+		for cut := 1; cut < len(rec); cut += 7 {
+			_, got := wholeData(rec[:cut])
+			require.Zero(t, got, "payload of %d bytes cut at %d", n, cut)
+		}
+	}
+}
