@@ -248,3 +248,31 @@ func TestKnownHTMLSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendPlain checks the copying check against plainASCII for every
+// byte value at every position, and that it copies exactly the string,
+// leaving dst as it was when it refuses.
+func TestAppendPlain(t *testing.T) {
+	for _, n := range []int{0, 1, 15, 16, 17, 31, 32, 33, 47, 96, 100} {
+		for pos := range max(n, 1) {
+			for c := range 256 {
+				s := bytes.Repeat([]byte("a"), n)
+				if n > 0 {
+					s[pos] = byte(c)
+				}
+				dst := []byte("prefix")
+				got, ok := appendPlain(dst, s)
+				if ok != plainASCII(s) {
+					t.Fatalf("appendPlain(%q) says %v, plainASCII %v", s, ok, !ok)
+				}
+				want := "prefix"
+				if ok {
+					want += string(s)
+				}
+				if string(got) != want {
+					t.Fatalf("appendPlain(%q) = %q, want %q", s, got, want)
+				}
+			}
+		}
+	}
+}

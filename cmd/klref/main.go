@@ -432,12 +432,22 @@ func (p *printer) print(recs []ref.Record) error {
 			p.buf = append(p.buf, '\t')
 		}
 		v := r.Value
-		if !p.raw && len(v) > 0 && v[0] == '"' {
-			if s, ok := unquoteJSON(v, &p.scratch); ok {
-				v = s
+		if n := len(v); !p.raw && n >= 2 && v[0] == '"' {
+			// The common case, a quoted run of printable ASCII, is checked
+			// as it is copied; the rest goes through unquoteJSON.
+			ok := false
+			if v[n-1] == '"' {
+				p.buf, ok = appendPlain(p.buf, v[1:n-1])
 			}
+			if !ok {
+				if s, ok := unquoteJSON(v, &p.scratch); ok {
+					v = s
+				}
+				p.buf = append(p.buf, v...)
+			}
+		} else {
+			p.buf = append(p.buf, v...)
 		}
-		p.buf = append(p.buf, v...)
 		p.buf = append(p.buf, '\n')
 		if len(p.buf) >= printBuffer {
 			if err := p.flush(); err != nil {

@@ -100,3 +100,49 @@ result:
 no:
 	MOVB $0, ret+32(FP)
 	RET
+
+// func copyPlain16(dst *byte, s []byte) bool
+//
+// asciiSafe16(s, false), and a copy of s to dst in the same pass: each
+// sixteen bytes are loaded once, checked and stored. The last step copies
+// the final sixteen bytes, overlapping. dst must have room for len(s)
+// bytes, 16 or more; what it holds is meaningful only when the result is
+// true.
+TEXT ·copyPlain16(SB), NOSPLIT, $0-33
+	MOVQ dst+0(FP), DI
+	MOVQ s_base+8(FP), SI
+	MOVQ s_len+16(FP), CX
+	LEAQ -16(SI)(CX*1), DX // the last sixteen bytes
+	LEAQ -16(DI)(CX*1), R8 // and where they go
+	BCAST(0x1f1f1f1f1f1f1f1f, X5)
+	BCAST(0x2222222222222222, X6) // '"'
+	BCAST(0x5c5c5c5c5c5c5c5c, X7) // '\\'
+	PCMPEQB X3, X3
+	PXOR X0, X0
+
+copyloop:
+	CMPQ SI, DX
+	JAE  copylast
+	MOVOU (SI), X1
+	MOVOU X1, (DI)
+	CHECK
+	ADDQ $16, SI
+	ADDQ $16, DI
+	JMP  copyloop
+
+copylast:
+	MOVOU (DX), X1
+	MOVOU X1, (R8)
+	CHECK
+	PMOVMSKB X3, AX
+	PMOVMSKB X0, BX
+	CMPL AX, $0xffff
+	JNE  copyno
+	TESTL BX, BX
+	JNZ  copyno
+	MOVB $1, ret+32(FP)
+	RET
+
+copyno:
+	MOVB $0, ret+32(FP)
+	RET
