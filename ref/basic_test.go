@@ -125,3 +125,32 @@ func TestConcurrentClose(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// TestAppendAt checks that a record keeps the time it is given, with a
+// time before 1970 stored as 0, among records stamped by the clock; and
+// that records of one time share their fixed fields without sharing
+// their CRCs.
+func TestAppendAt(t *testing.T) {
+	tp := openTopic(t, t.TempDir(), Options{ChunkRecords: 3})
+	p, err := tp.NewProducer()
+	require.NoError(t, err)
+	before := time.Now().UnixNano()
+	times := []int64{42, 42, 42, -5, 1796297166905693471, 0}
+	for i, ts := range times {
+		_, err := p.AppendAt(ts, fmt.Appendf(nil, `"value %d, long enough for the vector steps"`, i))
+		require.NoError(t, err)
+	}
+	_, err = p.Append([]byte(`"clock"`))
+	require.NoError(t, err)
+	require.NoError(t, p.Close())
+	c, err := tp.NewConsumer(ConsumerOptions{From: FromEarliest, Wait: WaitPoll})
+	require.NoError(t, err)
+	defer c.Close()
+	recs := readAll(t, c, len(times)+1, 5*time.Second)
+	for i, ts := range times {
+		require.Equal(t, max(ts, 0), recs[i].Time, "record %d", i)
+		require.Equal(t, fmt.Sprintf(`"value %d, long enough for the vector steps"`, i), string(recs[i].Value))
+	}
+	last := recs[len(times)].Time
+	require.True(t, last >= before && last <= time.Now().UnixNano(), "clock time %d", last)
+}

@@ -75,8 +75,8 @@ type Record struct {
 	// Offset is the record's place in the log: dense, strictly increasing,
 	// the same for every reader.
 	Offset int64
-	// Time is the producer's wall clock at append, in ns since the epoch
-	// (0 for a clock set before it).
+	// Time is the producer's wall clock at append, or the time given to
+	// AppendAt, in ns since the epoch (0 for a time before it).
 	Time int64
 	// Value is the payload, a JSON value. It aliases the consumer's buffer
 	// and is valid only until the next call to Poll: copy it to keep it.

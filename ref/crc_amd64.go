@@ -19,3 +19,17 @@ func frameCRCSSE42(ts *byte, kind byte, payload []byte) (crc uint32, rs bool)
 //
 //go:noescape
 func scanDataSSE42(buf []byte) (ts int64, n int)
+
+// frameHeadSSE42 is the CRC-32C register, not inverted, after ts[0:19]
+// and kind: a record's CRC so far when its payload begins (crc_amd64.s).
+//
+//go:noescape
+func frameHeadSSE42(ts *byte, kind byte) uint32
+
+// frameCopySSE42 copies a payload of fewer than shortCRC bytes to dst and
+// checksums and checks it in the same pass (crc_amd64.s): the record's
+// CRC-32C, going on from state (frameHeadSSE42's), and whether the
+// payload holds an LF or RS.
+//
+//go:noescape
+func frameCopySSE42(dst *byte, state uint32, payload []byte) (crc uint32, bad bool)

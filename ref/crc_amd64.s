@@ -325,3 +325,124 @@ none:
 	MOVQ $0, ts+24(FP)
 	MOVQ $-1, n+32(FP)
 	RET
+
+// ZCHECK folds "a byte of reg is the byte of pat" into R12 (in the top
+// bits of its bytes), by the zero-byte test on reg^pat as RSCHECK does;
+// padding bytes of a zero-extended load are never pat. R11 holds
+// 0x0101..; R10 and DX are clobbered.
+#define ZCHECK(reg, pat) \
+	MOVQ reg, R10 \
+	XORQ pat, R10 \
+	MOVQ R10, DX \
+	SUBQ R11, DX \
+	NOTQ R10 \
+	ANDQ R10, DX \
+	ORQ  DX, R12
+
+// func frameHeadSSE42(ts *byte, kind byte) uint32
+//
+// The CRC-32C register after ts[0:19] and kind, from the initial value
+// 0xFFFFFFFF and not inverted: where frameCopySSE42 goes on from.
+TEXT ·frameHeadSSE42(SB), NOSPLIT, $0-20
+	MOVQ ts+0(FP), SI
+	MOVL $0xFFFFFFFF, AX
+	CRC32Q 0(SI), AX
+	CRC32Q 8(SI), AX
+	CRC32W 16(SI), AX
+	CRC32B 18(SI), AX
+	CRC32B kind+8(FP), AX
+	MOVL AX, ret+16(FP)
+	RET
+
+// func frameCopySSE42(dst *byte, state uint32, payload []byte) (crc uint32, bad bool)
+//
+// The append path's one pass over a payload of fewer than shortCRC
+// bytes: it copies payload to dst, goes on from the CRC register state
+// (frameHeadSSE42's) over the payload and returns the record's CRC, and
+// says whether the payload holds an LF or an RS (which checkPayload then
+// names). Sixteen bytes a step are loaded once, stored, compared with LF
+// and RS (SSE2) and CRCed; the last 0 to 15 as 8, 4, 2 and 1. dst must
+// have room for len(payload) bytes.
+TEXT ·frameCopySSE42(SB), NOSPLIT, $0-45
+	MOVQ dst+0(FP), DI
+	MOVL state+8(FP), AX
+	MOVQ payload_base+16(FP), SI
+	MOVQ payload_len+24(FP), CX
+	MOVQ $0x0a0a0a0a0a0a0a0a, R13
+	MOVQ R13, X13
+	PUNPCKLQDQ X13, X13
+	MOVQ $0x1e1e1e1e1e1e1e1e, R9
+	MOVQ R9, X9
+	PUNPCKLQDQ X9, X9
+	MOVQ $0x0101010101010101, R11
+	XORQ R12, R12
+	PXOR X0, X0
+
+copy16:
+	CMPQ CX, $16
+	JB   copy8
+	MOVOU (SI), X1
+	MOVOU X1, (DI)
+	MOVO X1, X2
+	PCMPEQB X13, X1
+	PCMPEQB X9, X2
+	POR  X1, X0
+	POR  X2, X0
+	CRC32Q 0(SI), AX
+	CRC32Q 8(SI), AX
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $16, CX
+	JMP  copy16
+
+copy8:
+	BTQ $3, CX
+	JNC copy4
+	MOVQ (SI), R8
+	MOVQ R8, (DI)
+	CRC32Q R8, AX
+	ZCHECK(R8, R13)
+	ZCHECK(R8, R9)
+	ADDQ $8, SI
+	ADDQ $8, DI
+
+copy4:
+	BTQ $2, CX
+	JNC copy2
+	MOVL (SI), R8 // zero-extended
+	MOVL R8, (DI)
+	CRC32L R8, AX
+	ZCHECK(R8, R13)
+	ZCHECK(R8, R9)
+	ADDQ $4, SI
+	ADDQ $4, DI
+
+copy2:
+	BTQ $1, CX
+	JNC copy1
+	MOVWQZX (SI), R8
+	MOVW R8, (DI)
+	CRC32W R8, AX
+	ZCHECK(R8, R13)
+	ZCHECK(R8, R9)
+	ADDQ $2, SI
+	ADDQ $2, DI
+
+copy1:
+	BTQ $0, CX
+	JNC copied
+	MOVBQZX (SI), R8
+	MOVB R8, (DI)
+	CRC32B R8, AX
+	ZCHECK(R8, R13)
+	ZCHECK(R8, R9)
+
+copied:
+	NOTL AX
+	MOVL AX, crc+40(FP)
+	PMOVMSKB X0, R8
+	MOVQ $0x8080808080808080, R10
+	ANDQ R10, R12
+	ORQ  R8, R12
+	SETNE bad+44(FP)
+	RET

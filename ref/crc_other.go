@@ -16,3 +16,12 @@ func frameCRCSSE42(ts *byte, kind byte, payload []byte) (crc uint32, rs bool) {
 // scanDataSSE42 exists only so that wholeData compiles everywhere; off
 // amd64 haveSSE42 keeps it from being called.
 func scanDataSSE42(buf []byte) (ts int64, n int) { return wholeDataLong(buf) }
+
+// frameHeadSSE42 and frameCopySSE42 exist only so that
+// appendFrameChecked compiles everywhere; off amd64 haveSSE42 keeps them
+// from being called.
+func frameHeadSSE42(ts *byte, kind byte) uint32 { return 0 }
+
+func frameCopySSE42(dst *byte, state uint32, payload []byte) (crc uint32, bad bool) {
+	return 0, true
+}

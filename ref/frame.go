@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strconv"
 )
 
@@ -14,7 +15,8 @@ import (
 //	RS {"t":TTTTTTTTTTTTTTTTTTT,"c":"CCCCCCCC","K":PAYLOAD} LF
 //
 // with no spaces: RS is the byte 0x1E (as in RFC 7464 JSON text sequences),
-// T the producer's wall-clock time in ns as exactly 19 decimal digits, C the
+// T the record's time (the producer's wall clock at the append, or the
+// time given to AppendAt) in ns as exactly 19 decimal digits, C the
 // CRC-32C (Castagnoli) in 8 lowercase hex digits, K one letter naming the
 // kind of record, and PAYLOAD a JSON value that holds no byte 0x1E or 0x0A.
 // The CRC covers the 19 time digits, the kind letter and the payload, in
@@ -49,8 +51,67 @@ var ErrBadPayload = errors.New("payload is not a single-line JSON value")
 
 const hexDigits = "0123456789abcdef"
 
-// appendFrame appends the framed record to dst and returns it.
+// appendFrame appends the framed record to dst and returns it. The
+// payload must have passed checkPayload.
 func appendFrame(dst []byte, kind byte, ts int64, payload []byte) []byte {
+	n := len(dst)
+	dst = appendHead(dst, kind, ts)
+	binary.LittleEndian.PutUint64(dst[n+crcAt:], hexEight(frameCRC(dst[n+tsAt:n+tsAt+tsDigits], kind, payload)))
+	dst = append(dst, payload...)
+	return append(dst, '}', '\n')
+}
+
+// appendFrameChecked is appendFrame for a payload that checkPayload has
+// only measured: it appends the record and returns true, or, when the
+// payload holds an LF or RS, returns dst as it was and false. On amd64
+// with SSE4.2 a payload of fewer than shortCRC bytes is copied,
+// checksummed and searched in one pass (frameCopySSE42), where the
+// producer made four: two searches, the copy and the CRC. hc, when not
+// nil, keeps the fixed fields and their CRC for the next record of the
+// same time and kind (klref produce gives all the lines of one read the
+// same time).
+func appendFrameChecked(dst []byte, kind byte, ts int64, payload []byte, hc *headCache) ([]byte, bool) {
+	if !haveSSE42 || len(payload) >= shortCRC {
+		if bytes.IndexByte(payload, recordEnd) >= 0 || bytes.IndexByte(payload, recordStart) >= 0 {
+			return dst, false
+		}
+		return appendFrame(dst, kind, ts, payload), true
+	}
+	n := len(dst)
+	var state uint32
+	if hc != nil && hc.valid && hc.ts == ts && hc.head[kindAt] == kind {
+		dst, state = append(dst, hc.head[:]...), hc.state
+	} else {
+		dst = appendHead(dst, kind, ts)
+		state = frameHeadSSE42(&dst[n+tsAt], kind)
+		if hc != nil {
+			copy(hc.head[:], dst[n:])
+			hc.ts, hc.state, hc.valid = ts, state, true
+		}
+	}
+	m := len(dst)
+	dst = slices.Grow(dst, len(payload)+2)[:m+len(payload)+2]
+	crc, bad := frameCopySSE42(&dst[m], state, payload)
+	if bad {
+		return dst[:n], false
+	}
+	binary.LittleEndian.PutUint64(dst[n+crcAt:], hexEight(crc))
+	dst[m+len(payload)], dst[m+len(payload)+1] = '}', '\n'
+	return dst, true
+}
+
+// headCache is appendFrameChecked's copy of the last record's fixed
+// fields (the CRC digits not filled in) and the CRC register after them.
+type headCache struct {
+	valid bool
+	ts    int64
+	state uint32
+	head  [payloadAt]byte
+}
+
+// appendHead appends a record's fixed fields, up to its payload, with
+// the CRC's digits left for the caller to fill in.
+func appendHead(dst []byte, kind byte, ts int64) []byte {
 	n := len(dst)
 	dst = append(dst, "\x1e{\"t\":0000000000000000000,\"c\":\"00000000\",\"v\":"...)
 	tsb := dst[n+tsAt : n+tsAt+tsDigits]
@@ -63,9 +124,7 @@ func appendFrame(dst []byte, kind byte, ts int64, payload []byte) []byte {
 	lo := u % 1000
 	tsb[16], tsb[17], tsb[18] = byte('0'+lo/100), byte('0'+lo/10%10), byte('0'+lo%10)
 	dst[n+kindAt] = kind
-	binary.LittleEndian.PutUint64(dst[n+crcAt:], hexEight(frameCRC(tsb, kind, payload)))
-	dst = append(dst, payload...)
-	return append(dst, '}', '\n')
+	return dst
 }
 
 // eightASCII is the eight decimal digits of v (below 10^8), the most

@@ -153,3 +153,43 @@ func TestWholeDataTakesEveryValidRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendFrameChecked checks the one-pass append against checkPayload
+// and appendFrame: for payloads of every length up to 40 bytes and around
+// shortCRC, plain or with an LF or an RS at each position, it appends the
+// same record or refuses, leaving dst as it was.
+func TestAppendFrameChecked(t *testing.T) {
+	lengths := []int{}
+	for n := 1; n <= 40; n++ {
+		lengths = append(lengths, n)
+	}
+	lengths = append(lengths, shortCRC-2, shortCRC-1, shortCRC, shortCRC+1)
+	prefix := []byte("earlier records")
+	for _, n := range lengths {
+		base := bytes.Repeat([]byte("p"), n)
+		cases := [][]byte{base}
+		for pos := range n {
+			for _, b := range []byte{'\n', recordStart} {
+				c := bytes.Clone(base)
+				c[pos] = b
+				cases = append(cases, c)
+			}
+		}
+		var hc headCache
+		for i, pl := range cases {
+			ts := int64(1234567890123456789 + i/3) // the cache hits and misses
+			cache := &hc
+			if i%5 == 0 {
+				cache = nil
+			}
+			got, ok := appendFrameChecked(bytes.Clone(prefix), kindData, ts, pl, cache)
+			if err := checkPayload(pl, 0); err != nil {
+				require.False(t, ok, "payload %q", pl)
+				require.Equal(t, prefix, got)
+				continue
+			}
+			require.True(t, ok, "payload %q", pl)
+			require.Equal(t, appendFrame(bytes.Clone(prefix), kindData, ts, pl), got)
+		}
+	}
+}

@@ -37,7 +37,8 @@ type Producer struct {
 	fd     int    // O_APPEND descriptor of chunk `chunk`, -1 if none
 	chunk  uint64 // chunk fd refers to
 	buf    []byte
-	dirty  bool // data written since the last fdatasync (FsyncInterval)
+	head   headCache // the fixed fields of the last record framed
+	dirty  bool      // data written since the last fdatasync (FsyncInterval)
 	closed bool
 
 	stop     chan struct{} // closes the interval syncer
@@ -101,9 +102,24 @@ func (p *Producer) Append(payload []byte) (int64, error) {
 	return NoOffset, p.AppendBatch([][]byte{payload})
 }
 
+// AppendAt is Append of a record whose time is ts, in ns since the
+// epoch, instead of the producer's clock at the append: Kafka's
+// CreateTime, the time whoever made the record gives it (klref produce
+// gives each line the time it read it). A time before 1970 is stored as
+// 0.
+func (p *Producer) AppendAt(ts int64, payload []byte) (int64, error) {
+	return NoOffset, p.appendBatch(ts, true, [][]byte{payload})
+}
+
 // AppendBatch appends the payloads as consecutive records with one
 // write(2): all of them land, adjacent and in order, or none does.
 func (p *Producer) AppendBatch(payloads [][]byte) error {
+	return p.appendBatch(0, false, payloads)
+}
+
+// appendBatch is AppendBatch, the records' time ts when given, else the
+// clock's.
+func (p *Producer) appendBatch(ts int64, given bool, payloads [][]byte) error {
 	if len(payloads) == 0 {
 		return nil
 	}
@@ -113,12 +129,22 @@ func (p *Producer) AppendBatch(payloads [][]byte) error {
 		return ErrClosed
 	}
 	p.buf = p.buf[:0]
-	ts := p.now()
+	if !given {
+		ts = p.now()
+	}
+	max := p.t.opts.MaxRecordSize
 	for i, pl := range payloads {
-		if err := checkPayload(pl, p.t.opts.MaxRecordSize); err != nil {
+		ok := len(pl) > 0 && (max <= 0 || len(pl) <= max)
+		if ok {
+			p.buf, ok = appendFrameChecked(p.buf, kindData, ts, pl, &p.head)
+		}
+		if !ok {
+			err := checkPayload(pl, max)
+			if err == nil {
+				err = ErrBadPayload // appendFrameChecked found an LF or RS that checkPayload did not
+			}
 			return fmt.Errorf("append to %s: record %d: %w", p.t.name, i, err)
 		}
-		p.buf = appendFrame(p.buf, kindData, ts, pl)
 	}
 	return p.write(p.buf, len(payloads))
 }
