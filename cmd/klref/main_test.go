@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafka-lite/kafka-lite/ref"
 	"golang.org/x/sys/unix"
 )
 
@@ -188,7 +189,8 @@ func TestUsageErrors(t *testing.T) {
 // What produce stores is what encoding/json made of each line, and
 // consume prints each line back, decoded, raw, or with its offset.
 func TestProduceConsume(t *testing.T) {
-	lines := []string{"plain", `say "hi" \o/`, "tab\there", "<b>&amp;</b>", "héllo 日本 😀", "\u2028", "bad \xff byte", "", "last"}
+	lines := []string{"plain", `say "hi" \o/`, "tab\there", "<b>&amp;</b>", "héllo 日本 😀", "\u2028", "bad \xff byte", "",
+		"a plain line long enough to be quoted where it lies", "another one, right after it, also plain", "last"}
 	dir := t.TempDir()
 	if code, _, stderr := klref(t, strings.Join(lines, "\n")+"\n", "produce", "--dir", dir, "--topic", "t"); code != 0 {
 		t.Fatalf("produce: exit %d: %s", code, stderr)
@@ -217,7 +219,7 @@ func TestProduceConsume(t *testing.T) {
 		{"decoded", nil, decoded.String()},
 		{"raw", []string{"--raw"}, rawOut.String()},
 		{"offsets", []string{"--offsets"}, offsets.String()},
-		{"from offset", []string{"--from", "7", "--offsets"}, "7\t\n8\tlast\n"},
+		{"from offset", []string{"--from", "7", "--offsets"}, "7\t\n8\t" + lines[8] + "\n9\t" + lines[9] + "\n10\tlast\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := klref(t, "", append([]string{"consume", "--dir", dir, "--topic", "t"}, tc.args...)...)
@@ -238,6 +240,43 @@ func TestProduceConsume(t *testing.T) {
 	}
 	if code, _, stderr := klref(t, "1\nnot json\n", "produce", "--dir", dir, "--topic", "j", "--json"); code != 1 || !strings.Contains(stderr, "klref: line 2 is not valid JSON") {
 		t.Errorf("invalid JSON line: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// klref produce ends lines as bufio.Scanner does (a CR before the LF is
+// dropped, the last line needs no LF), and stamps each record with a time
+// within the run.
+func TestProduceLineEndingsAndTimes(t *testing.T) {
+	dir := t.TempDir()
+	before := time.Now().UnixNano()
+	in := "a CRLF line, long enough to quote\r\nshort\r\nplain line with no CR at all\nno final newline, long enough"
+	if code, _, stderr := klref(t, in, "produce", "--dir", dir, "--topic", "t"); code != 0 {
+		t.Fatalf("produce: exit %d: %s", code, stderr)
+	}
+	after := time.Now().UnixNano()
+	_, stdout, _ := klref(t, "", "consume", "--dir", dir, "--topic", "t")
+	want := "a CRLF line, long enough to quote\nshort\nplain line with no CR at all\nno final newline, long enough\n"
+	if stdout != want {
+		t.Errorf("consume printed %q, want %q", stdout, want)
+	}
+	tp, err := ref.Open(dir, "t", ref.Options{MustExist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	c, err := tp.NewConsumer(ref.ConsumerOptions{From: ref.FromEarliest, Wait: ref.WaitPoll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	recs, err := c.TryPoll(10)
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("read %d records: %v", len(recs), err)
+	}
+	for _, r := range recs {
+		if r.Time < before || r.Time > after {
+			t.Errorf("record %d has time %d, outside the run's %d to %d", r.Offset, r.Time, before, after)
+		}
 	}
 }
 
