@@ -39,6 +39,9 @@ type consumer struct {
 	pos   int64    // file position of the end of buf
 	buf   []byte   // bytes read but not consumed; starts at a line boundary
 	clean int      // buf[:clean] is known to hold no '\n'
+	// rechecked is the chunk and file position reread last looked at
+	// again (chunk -1: none).
+	rechecked struct{ chunk, pos int64 }
 	// from: deliver nothing below this offset until the first delivery
 	// (the resume point); -1 when delivering everything.
 	from int64
@@ -51,6 +54,7 @@ type consumer struct {
 // newConsumer opens the topic for reading from start.
 func newConsumer(t *topic, group, start string) (*consumer, error) {
 	c := &consumer{t: t, group: group, from: -1}
+	c.rechecked.chunk = -1
 	if group != "" {
 		gdir := filepath.Join(t.dir, "groups")
 		if err := ensureDir(gdir, t.durable()); err != nil {
@@ -272,6 +276,9 @@ func (c *consumer) takeLines(out []protocol.Record, max int) []protocol.Record {
 		}
 		nl += c.clean
 		off, v, ok := parseLine(c.buf[:nl])
+		if !ok && c.reread() {
+			continue // the bytes were not the file's: look again
+		}
 		c.buf, c.clean = c.buf[nl+1:], 0
 		if ok {
 			out = c.deliver(out, off, v)
@@ -281,6 +288,34 @@ func (c *consumer) takeLines(out []protocol.Record, max int) []protocol.Record {
 		c.buf = c.buf[:0:0]
 	}
 	return out
+}
+
+// reread is for a line that does not parse, on FUSE, where a reader was
+// seen to get a span that was not the file's while the file and every
+// other reader held whole records (ref's reader does the same; see
+// ref/consumer.go rereadFUSE). It reads buf's bytes again after growing
+// pauses, about a second in all, and says whether they changed (buf then
+// holds the fresh bytes); real damage reads the same every time, and is
+// dropped as before. Each position is looked at again once.
+func (c *consumer) reread() bool {
+	start := c.pos - int64(len(c.buf))
+	if !c.t.onFUSE || c.f == nil || (c.rechecked.chunk == c.chunk && c.rechecked.pos == start) {
+		return false
+	}
+	c.rechecked.chunk, c.rechecked.pos = c.chunk, start
+	fresh := make([]byte, len(c.buf))
+	for _, d := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, 900 * time.Millisecond} {
+		time.Sleep(d)
+		n, err := c.f.ReadAt(fresh, start)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return false
+		}
+		if !bytes.Equal(fresh[:n], c.buf[:min(n, len(c.buf))]) || n < len(c.buf) {
+			c.buf, c.clean, c.pos = fresh[:n], 0, start+int64(n)
+			return true
+		}
+	}
+	return false
 }
 
 // deliver appends a record unless it is below the resume point.

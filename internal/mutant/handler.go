@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/kafka-lite/kafka-lite/internal/protocol"
+
+	"golang.org/x/sys/unix"
 )
 
 // implVersion is the version in init replies.
@@ -41,6 +43,8 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 	if err := ensureDir(t.dir, t.durable()); err != nil {
 		return "", fmt.Errorf("create topic directory: %w", err)
 	}
+	var fst unix.Statfs_t
+	t.onFUSE = unix.Statfs(t.dir, &fst) == nil && fst.Type == fuseMagic
 	if t.durable() {
 		// The process that made it may have died before syncing it.
 		if err := syncDir(req.Dir); err != nil {

@@ -30,7 +30,14 @@ type topic struct {
 	dir string
 	cfg protocol.Config
 	bug string
+	// onFUSE says the topic is on FUSE (lazyfs, in the power-loss
+	// scenarios), where a reader now and then gets bytes that are not the
+	// file's: see consumer.reread.
+	onFUSE bool
 }
+
+// fuseMagic is the statfs f_type of FUSE file systems.
+const fuseMagic = 0x65735546
 
 // durable tells whether the topic runs under fsync always.
 func (t *topic) durable() bool { return t.cfg.Fsync == protocol.FsyncAlways }
