@@ -232,7 +232,7 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 	}
 	ctx, cancel := h.opCtx()
 	defer cancel()
-	s, err := h.js.CreateStream(ctx, sc)
+	s, err := h.createStream(ctx, sc)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		h.closeConn()
 		return "", protocol.Invalid("stream %s exists with another config than %+v: %v", stream, sc, err)
@@ -270,6 +270,28 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 }
 
 // ephemeral returns an ordered consumer, for a consumer without a group.
+// createRetry is the pause between attempts of createStream.
+const createRetry = 250 * time.Millisecond
+
+// createStream creates (or finds) the stream, trying again while a
+// freshly started or restarted cluster has no meta leader or not all its
+// peers yet, until ctx ends.
+func (h *handler) createStream(ctx context.Context, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := h.js.CreateStream(actx, sc)
+		cancel()
+		if err == nil || !transientCreate(err) || ctx.Err() != nil {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(createRetry):
+		}
+	}
+}
+
 func (h *handler) ephemeral(ctx context.Context, s jetstream.Stream, start string) (jetstream.Consumer, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if start == protocol.StartLatest {
