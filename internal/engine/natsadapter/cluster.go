@@ -29,8 +29,9 @@ func connect(o Options) (*nats.Conn, jetstream.JetStream, error) {
 }
 
 // Ready reports whether JetStream on o.Servers answers an account info
-// request: in a cluster the meta leader answers it, so a cluster that
-// listens but has not elected one yet is not ready.
+// request (in a cluster the meta leader answers it, so a cluster that
+// listens but has not elected one yet is not ready), and whether every
+// stream and consumer has a leader.
 func Ready(ctx context.Context, o Options) error {
 	nc, js, err := connect(o)
 	if err != nil {
@@ -39,6 +40,34 @@ func Ready(ctx context.Context, o Options) error {
 	defer nc.Close()
 	if _, err := js.AccountInfo(ctx); err != nil {
 		return fmt.Errorf("jetstream account info from %s: %w", o.Servers, err)
+	}
+	// After a node restarted, the streams and consumers it led may still
+	// be electing: their leaders answer info requests, so ask each.
+	names := js.StreamNames(ctx)
+	var streams []string
+	for name := range names.Name() {
+		streams = append(streams, name)
+	}
+	if err := names.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
+		return fmt.Errorf("stream names on %s: %w", o.Servers, err)
+	}
+	for _, name := range streams {
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return fmt.Errorf("stream %s: %w", name, err)
+		}
+		if c := s.CachedInfo().Cluster; c != nil && c.Leader == "" {
+			return fmt.Errorf("stream %s has no leader", name)
+		}
+		cl := s.ListConsumers(ctx)
+		for info := range cl.Info() {
+			if info.Cluster != nil && info.Cluster.Leader == "" {
+				return fmt.Errorf("stream %s: consumer %s has no leader", name, info.Name)
+			}
+		}
+		if err := cl.Err(); err != nil && !errors.Is(err, jetstream.ErrEndOfData) {
+			return fmt.Errorf("stream %s: list consumers: %w", name, err)
+		}
 	}
 	return nil
 }
