@@ -76,6 +76,7 @@ const (
 	serverGrace       = 500 * time.Millisecond // wait before a failed client restarts during an outage
 	leaderTimeout     = 5 * time.Second        // Server.Leader's bound
 	readyRetry        = 250 * time.Millisecond // between Server.Ready calls
+	readyAttempt      = 2 * time.Second        // one Server.Ready call (a cluster without a leader does not answer)
 )
 
 // serverRole is history.Op.Role for the server's lifecycle entries; the
@@ -223,7 +224,11 @@ func (s *serverProc) startNodes(ctx context.Context, nds []*serverNode, timeout 
 // returns its last error.
 func (s *serverProc) waitReady(ctx context.Context, deadline time.Time) error {
 	for {
-		rctx, cancel := context.WithDeadline(ctx, deadline)
+		d := time.Now().Add(readyAttempt)
+		if d.After(deadline) {
+			d = deadline
+		}
+		rctx, cancel := context.WithDeadline(ctx, d)
 		err := s.spec.Ready(rctx)
 		cancel()
 		if err == nil {
