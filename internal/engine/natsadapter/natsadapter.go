@@ -270,13 +270,21 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 }
 
 // ephemeral returns an ordered consumer, for a consumer without a group.
-// createRetry is the pause between attempts of createStream.
-const createRetry = 250 * time.Millisecond
+// createRetry is the pause between attempts of createStream, and
+// createBound bounds them all.
+const (
+	createRetry = 250 * time.Millisecond
+	createBound = 20 * time.Second
+)
 
 // createStream creates (or finds) the stream, trying again while a
 // freshly started or restarted cluster has no meta leader or not all its
 // peers yet, until ctx ends.
 func (h *handler) createStream(ctx context.Context, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	// Give up before klcheck's default init timeout (30 s), so that the
+	// init reports the last error instead of hanging.
+	ctx, cancel := context.WithTimeout(ctx, createBound)
+	defer cancel()
 	for {
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		s, err := h.js.CreateStream(actx, sc)
