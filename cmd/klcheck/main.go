@@ -4,7 +4,7 @@
 //
 //	klcheck [--impl CMD] [--scenario NAME|FILE]... [--seed N] [--out DIR]
 //	        [--quick] [--list] [--keep] [--verbose]
-//	        [--server CMD [--server-addr HOST:PORT]]
+//	        [--server CMD [--server-addr HOST:PORT[,HOST:PORT...]]]
 //	klcheck adapter [--mutant NAME | --engine URL]
 //
 // Exit status: 0 when every scenario passed (skips allowed), 1 when a check
@@ -24,6 +24,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -103,10 +104,10 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		list      = fs.Bool("list", false, "list the scenarios and the checks, and exit")
 		keep      = fs.Bool("keep", false, "keep each scenario's topic directory")
 		verbose   = fs.Bool("verbose", false, "print what the harness does")
-		server    = fs.String("server", "", "start the engine's server with this `CMD` for each scenario ({dir} = a fresh state directory), stop it after, and kill it where a scenario says so (target: server)")
+		server    = fs.String("server", "", "start the engine's server with this `CMD` for each scenario ({dir} = a fresh state directory), stop it after, and kill it where a scenario says so (target: server); with {node} in CMD, one node per address, {node} = 0, 1, ...")
 		powerLoss = fs.Bool("power-loss", false, "also run the built-in power-loss scenarios (they mount a FUSE file system, which needs root and /dev/fuse; named with --scenario, they always run)")
 		quiet     = fs.Bool("quiet", false, "print no progress on stderr (also -q)")
-		serverAdr = fs.String("server-addr", "", "the `HOST:PORT` --server listens on (default: the first address of a nats:// or kafka:// --impl)")
+		serverAdr = fs.String("server-addr", "", "the `HOST:PORT` --server listens on, or one per node with {node} (default: the addresses of a nats:// or kafka:// --impl)")
 	)
 	fs.Var(&scenarios, "scenario", "built-in scenario `NAME` or scenario FILE to run (repeatable; default: all built-ins)")
 	fs.Var(&seed, "seed", "override every scenario's seed with `N`")
@@ -265,7 +266,9 @@ func realMain(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 
 // serverSpec turns --server and --server-addr into a run.Server (nil
 // without --server). The address defaults to the first host:port of an
-// engine URL given as --impl.
+// engine URL given as --impl. With {node} in the command line the server
+// is a cluster: one node per address of --server-addr (comma-separated)
+// or of the URL, node I on address I.
 func serverSpec(cmdline, addr, impl string) (*run.Server, error) {
 	if cmdline == "" {
 		if addr != "" {
@@ -277,15 +280,57 @@ func serverSpec(cmdline, addr, impl string) (*run.Server, error) {
 	if err != nil || len(argv) == 0 {
 		return nil, fmt.Errorf("--server %q: not a command line", cmdline)
 	}
-	if addr == "" {
+	nodes := strings.Contains(cmdline, run.ServerNodePlaceholder)
+	var addrs []string
+	switch {
+	case addr != "":
+		addrs = strings.Split(addr, ",")
+	case nodes:
+		if addrs = engine.Hosts(impl); len(addrs) == 0 {
+			return nil, errors.New("--server with {node} needs --server-addr HOST:PORT,HOST:PORT... unless --impl is a nats:// or kafka:// URL with one address per node")
+		}
+	default:
 		if addr = engine.FirstAddr(impl); addr == "" {
 			return nil, errors.New("--server needs --server-addr HOST:PORT unless --impl is a nats:// or kafka:// URL")
 		}
+		addrs = []string{addr}
 	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return nil, fmt.Errorf("--server-addr %q: %v", addr, err)
+	for _, a := range addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("--server-addr %q: %v", a, err)
+		}
 	}
-	return &run.Server{Argv: argv, Addr: addr}, nil
+	switch {
+	case nodes && len(addrs) < 2:
+		return nil, fmt.Errorf("--server has {node}, but there is only one address (%s): a cluster needs one address per node, in --server-addr or the --impl URL", addrs[0])
+	case !nodes && addr != "" && len(addrs) > 1:
+		return nil, fmt.Errorf("--server-addr names %d addresses, but --server has no {node}: add {node} to run one server per address, or give one address", len(addrs))
+	}
+	srv := &run.Server{Argv: argv, Addr: addrs[0]}
+	if nodes {
+		srv.Nodes = addrs
+		ready, leader := engine.ClusterProbes(impl)
+		srv.Ready = ready
+		if leader != nil {
+			srv.Leader = func(ctx context.Context) (int, error) {
+				name, err := leader(ctx)
+				if err != nil {
+					return -1, err
+				}
+				return nodeIndex(name, len(addrs))
+			}
+		}
+	}
+	return srv, nil
+}
+
+// nodeIndex maps a klnats server name ("n2") to its node index.
+func nodeIndex(name string, n int) (int, error) {
+	i, err := strconv.Atoi(strings.TrimPrefix(name, "n"))
+	if err != nil || !strings.HasPrefix(name, "n") || i < 0 || i >= n {
+		return -1, fmt.Errorf("leader %q is not a node name n0..n%d", name, n-1)
+	}
+	return i, nil
 }
 
 // probeDir creates dir and checks that a file can be written in it.

@@ -189,6 +189,11 @@ func TestServerFlags(t *testing.T) {
 		{[]string{"--server", "klnats --store {dir}"}, "--server needs --server-addr HOST:PORT unless --impl is a nats:// or kafka:// URL"},
 		{[]string{"--server", "klnats", "--server-addr", "nohost"}, `--server-addr "nohost"`},
 		{[]string{"--server", "'unclosed", "--impl", "nats://127.0.0.1:4222"}, "not a command line"},
+		{[]string{"--server", "klnats --node {node} --store {dir}", "--impl", "nats://127.0.0.1:4222"}, "--server has {node}, but there is only one address (127.0.0.1:4222)"},
+		{[]string{"--server", "klnats --node {node}", "--server-addr", "127.0.0.1:1"}, "--server has {node}, but there is only one address"},
+		{[]string{"--server", "klnats --node {node}"}, "--server with {node} needs --server-addr HOST:PORT,HOST:PORT..."},
+		{[]string{"--server", "klnats", "--server-addr", "127.0.0.1:1,127.0.0.1:2"}, "--server-addr names 2 addresses, but --server has no {node}"},
+		{[]string{"--server", "klnats {node}", "--server-addr", "127.0.0.1:1,nohost"}, `--server-addr "nohost"`},
 	} {
 		code, _, errs := klcheck(t, tc.args...)
 		if code != exitError || !strings.Contains(errs, tc.want) {
@@ -198,5 +203,14 @@ func TestServerFlags(t *testing.T) {
 	s, err := serverSpec("bin/klnats --port 4300 --store {dir}", "", "nats://127.0.0.1:4300,127.0.0.1:4301?sync=always")
 	if err != nil || s.Addr != "127.0.0.1:4300" || len(s.Argv) != 5 {
 		t.Errorf("serverSpec = %+v, %v", s, err)
+	}
+	s, err = serverSpec("bin/klnats --cluster 2 --node {node} --port 4300 --store {dir}", "", "nats://127.0.0.1:4300,127.0.0.1:4301?replicas=2")
+	if err != nil || s.Addr != "127.0.0.1:4300" || len(s.Nodes) != 2 || s.Nodes[1] != "127.0.0.1:4301" || s.Ready == nil || s.Leader == nil {
+		t.Errorf("serverSpec with {node} = %+v, %v", s, err)
+	}
+	for name, want := range map[string]int{"n0": 0, "n1": 1, "n2": -1, "x1": -1, "n": -1} {
+		if got, _ := nodeIndex(name, 2); got != want {
+			t.Errorf("nodeIndex(%q, 2) = %d, want %d", name, got, want)
+		}
 	}
 }

@@ -97,3 +97,33 @@ func FirstAddr(impl string) string {
 	}
 	return u.Hosts[0]
 }
+
+// Hosts returns the host:port list of an engine URL, or nil when impl is
+// not one.
+func Hosts(impl string) []string {
+	if !IsURL(impl) {
+		return nil
+	}
+	u, err := enginekit.ParseURL(impl)
+	if err != nil {
+		return nil
+	}
+	return u.Hosts
+}
+
+// ClusterProbes returns, for an engine URL whose engine has them, a
+// readiness probe (nil once the cluster serves requests) and a probe of
+// the topic's leader (its server name). Both are nil for other URLs: only
+// nats:// has them so far.
+func ClusterProbes(rawURL string) (ready func(context.Context) error, leader func(context.Context) (string, error)) {
+	u, err := enginekit.ParseURL(rawURL)
+	if err != nil || u.Scheme != "nats" {
+		return nil, nil
+	}
+	o, err := natsadapter.ParseOptions(u)
+	if err != nil {
+		return nil, nil
+	}
+	return func(ctx context.Context) error { return natsadapter.Ready(ctx, o) },
+		func(ctx context.Context) (string, error) { return natsadapter.Leader(ctx, o) }
+}

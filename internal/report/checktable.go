@@ -115,7 +115,11 @@ func writeDetails(ew *errWriter, r *run.Result) {
 		replay += " --impl " + shellQuote(r.Impl.Spec)
 	}
 	if r.Server != nil {
-		replay += " --server " + shellQuote(run.Impl{Argv: r.Server.Argv}.String()) + " --server-addr " + r.Server.Addr
+		addr := r.Server.Addr
+		if len(r.Server.Nodes) > 1 {
+			addr = strings.Join(r.Server.Nodes, ",")
+		}
+		replay += " --server " + shellQuote(run.Impl{Argv: r.Server.Argv}.String()) + " --server-addr " + addr
 	}
 	switch r.Status {
 	case run.StatusSkip:

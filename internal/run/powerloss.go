@@ -182,17 +182,19 @@ func (r *runner) powerLoss(fs *faultState, reason string) bool {
 			killed = append(killed, fmt.Sprintf("%s#%d", c.name, p.session))
 		}
 	}
-	var sp *process
-	var serverKill history.Op
+	var sps []*process
+	var serverKills []history.Op
 	if r.server != nil {
-		if sp = r.server.current(); sp != nil && !sp.exited() {
-			serverKill = r.server.op(history.FKill)
-			serverKill.Invoke = r.rec.now()
+		sps = r.server.running()
+		if len(sps) > 0 {
 			r.server.markFaulted()
+		}
+		for _, sp := range sps {
+			op := r.server.op(history.FKill, sp.session)
+			op.Invoke = r.rec.now()
 			sp.kill(nil)
+			serverKills = append(serverKills, op)
 			killed = append(killed, fmt.Sprintf("%s#%d", serverRole, sp.session))
-		} else {
-			sp = nil
 		}
 	}
 	invoke := r.rec.now()
@@ -205,12 +207,12 @@ func (r *runner) powerLoss(fs *faultState, reason string) bool {
 			return fail(fmt.Sprintf("client process %d did not die of SIGKILL within %v", p.pid, reapTimeout), nil)
 		}
 	}
-	if sp != nil {
+	for i, sp := range sps {
 		if !sp.reap(reapTimeout) {
 			return fail(fmt.Sprintf("the server process %d did not die of SIGKILL within %v", sp.pid, reapTimeout), nil)
 		}
-		serverKill.Complete, serverKill.Error = r.rec.now(), why
-		r.rec.add(serverKill, "")
+		serverKills[i].Complete, serverKills[i].Error = r.rec.now(), why
+		r.rec.add(serverKills[i], "")
 	}
 	// What polls delivered before may be gone: the drain must not wait
 	// for offsets that only the machine's earlier life had.
@@ -235,7 +237,7 @@ func (r *runner) powerLoss(fs *faultState, reason string) bool {
 	m.mu.Unlock()
 	r.logf("%s: %d processes killed, %d bytes dropped in %d files, %d entries undone", why, len(killed), loss.DroppedBytes, len(loss.Files), len(loss.Entries))
 	time.Sleep(time.Duration(fs.f.RestartAfterMS) * time.Millisecond)
-	if sp != nil {
+	if len(sps) > 0 {
 		if err := r.server.start(context.Background(), r.server.spec.readyTimeout()); err != nil {
 			r.wrap(err)
 			return true

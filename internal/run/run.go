@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -152,6 +153,12 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 		if opts.Impl.IsRef() {
 			res.Reason = "the scenario kills or pauses the engine's server, and the reference log has none (its clients are the whole implementation)"
 		}
+		return res, nil
+	}
+
+	if sc.NeedsNodes() && (opts.Server == nil || len(opts.Server.Nodes) < 2) {
+		res.Status = StatusSkip
+		res.Reason = "the scenario kills or pauses one node of a clustered server (node: random or leader), and klcheck did not start one: run it with --server 'CMD … {node} …' and one address per node (see docs/ENGINES.md)"
 		return res, nil
 	}
 
@@ -344,8 +351,13 @@ func (r *runner) startServer(dir string) *HarnessError {
 	if len(spec.Argv) == 0 || spec.Addr == "" {
 		return fail("the server needs a command line and an address", nil)
 	}
-	if listening(spec.Addr) {
-		return fail(fmt.Sprintf("something already listens on %s; with --server, klcheck starts the server itself (stop the other one, or drop --server)", spec.Addr), nil)
+	if len(spec.Nodes) > 1 && !slices.ContainsFunc(spec.Argv, func(a string) bool { return strings.Contains(a, ServerNodePlaceholder) }) {
+		return fail(fmt.Sprintf("%d server nodes need %s in the command line, so that each runs as itself", len(spec.Nodes), ServerNodePlaceholder), nil)
+	}
+	for _, addr := range spec.addrs() {
+		if listening(addr) {
+			return fail(fmt.Sprintf("something already listens on %s; with --server, klcheck starts the server itself (stop the other one, or drop --server)", addr), nil)
+		}
 	}
 	state := filepath.Join(dir, serverDirName)
 	if r.machine != nil {

@@ -129,3 +129,73 @@ func TestServerErrors(t *testing.T) {
 		})
 	}
 }
+
+// nodeScenario kills the node that leads, twice, while a producer appends.
+const nodeScenario = tinyScenario + `faults:
+  - kind: kill
+    target: server
+    node: leader
+    trigger: random
+    gap: {dist: uniform, min_ms: 200, max_ms: 300}
+    max_faults: 2
+    restart: true
+    restart_after_ms: 50
+`
+
+// TestServerNodes: with three node addresses and {node} in the command
+// line, klcheck starts three processes, each on its own address, asks the
+// Leader hook which one to kill, kills only that one and restarts it.
+func TestServerNodes(t *testing.T) {
+	sc := parseScenario(t, strings.Replace(nodeScenario, "messages: 5", "messages: 300\n    rate: 100", 1))
+	addrs := []string{freeAddr(t), freeAddr(t), freeAddr(t)}
+	var ports []string
+	for _, a := range addrs {
+		_, port, _ := net.SplitHostPort(a)
+		ports = append(ports, port)
+	}
+	script := `import socket, sys, time
+port = sys.argv[1].split(",")[int(sys.argv[2])]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(port))); s.listen()
+print("node", sys.argv[2], "listening", flush=True)
+time.sleep(3600)`
+	readies := 0
+	srv := &Server{Argv: []string{"python3", "-c", script, strings.Join(ports, ","), ServerNodePlaceholder}, Addr: addrs[0], Nodes: addrs,
+		Ready:  func(context.Context) error { readies++; return nil },
+		Leader: func(context.Context) (int, error) { return 1, nil }}
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "ok"), Server: srv})
+	require.NoError(t, err)
+	require.Equal(t, StatusPass, res.Status, res.Reason)
+	var kills, starts int
+	for _, op := range res.History {
+		if op.Client != serverRole {
+			continue
+		}
+		switch op.F {
+		case history.FKill:
+			kills++
+			assert.Equal(t, "node 1: random, the leader", op.Error)
+		case history.FStart:
+			starts++
+			assert.Regexp(t, `^node [012]: pid \d+, listening on 127\.0\.0\.1:\d+, ready$`, op.Error)
+		}
+	}
+	assert.GreaterOrEqual(t, kills, 1)
+	assert.Equal(t, 3+kills, starts, "three nodes start, and each kill restarts one")
+	assert.Equal(t, 1+kills, readies, "Ready after every start")
+	for _, a := range addrs {
+		assert.False(t, listening(a), "node on %s still listens after the run", a)
+	}
+	noChildren(t)
+}
+
+// TestNodeFaultSkippedWithOneServer: node: leader needs a cluster.
+func TestNodeFaultSkippedWithOneServer(t *testing.T) {
+	sc := parseScenario(t, nodeScenario)
+	addr := freeAddr(t)
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "ok"), Server: &Server{Argv: listenServer(addr), Addr: addr}})
+	require.NoError(t, err)
+	assert.Equal(t, StatusSkip, res.Status)
+	assert.Contains(t, res.Reason, "one node of a clustered server")
+	noChildren(t)
+}

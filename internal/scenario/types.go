@@ -106,6 +106,13 @@ const (
 	ModeTornOp  = "torn-op"  // each file's last unsynced write is torn into 512 B / 4 KiB pieces, some lost
 )
 
+// Nodes of a server fault (Fault.Node).
+const (
+	NodeAll    = "all"    // every node at once
+	NodeRandom = "random" // one node, chosen at random
+	NodeLeader = "leader" // the node that leads the topic
+)
+
 // Fault triggers (for kill and pause).
 const (
 	TriggerRandom   = "random"   // at random moments; gaps from Gap
@@ -123,6 +130,11 @@ type Fault struct {
 	// between); every client is killed whatever the target.
 	Target  string `yaml:"target"`
 	Trigger string `yaml:"trigger"`
+	// Node picks which nodes of a multi-node server a target: server fault
+	// hits: "all" (default, every node at once), "random" (one, at random)
+	// or "leader" (the node that leads the topic, found through
+	// klcheck's engine hook; random when it cannot be found).
+	Node string `yaml:"node"`
 
 	Gap         Gap     `yaml:"gap"`          // random
 	AfterOps    int     `yaml:"after_ops"`    // after
@@ -174,6 +186,18 @@ type Quick struct {
 	Scale float64 `yaml:"scale"`
 	// MaxFaults caps each fault's firings under --quick (0 = keep).
 	MaxFaults int `yaml:"max_faults"`
+}
+
+// NeedsNodes says whether the scenario faults one node of a multi-node
+// server (node: random or leader): with a single server there is no one
+// node to pick, so klcheck skips it.
+func (s *Scenario) NeedsNodes() bool {
+	for _, f := range s.Faults {
+		if f.Target == TargetServer && (f.Node == NodeRandom || f.Node == NodeLeader) {
+			return true
+		}
+	}
+	return false
 }
 
 // HasPowerLoss says whether the scenario has a power-loss fault: klcheck

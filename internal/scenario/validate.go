@@ -124,6 +124,9 @@ func (s *Scenario) ApplyDefaults() {
 		if f.Trigger == TriggerRandom && f.Gap.Dist == "" {
 			f.Gap.Dist = DefaultGapDist
 		}
+		if f.Target == TargetServer && f.Node == "" {
+			f.Node = NodeAll
+		}
 	}
 	t := &s.Timeouts
 	if t.OpMS == 0 {
@@ -395,6 +398,7 @@ func validateTarget(v *validator, p string, f Fault, s *Scenario, roles map[stri
 	case TargetServer:
 		// The engine's server: not a client, so only random moments reach
 		// it, and a killed server must come back for the run to go on.
+		v.oneOf(p+".node", f.Node, NodeAll, NodeRandom, NodeLeader)
 		switch {
 		case f.Kind == FaultRlimit:
 			v.add(p+".kind", "rlimit cannot target the server (klcheck limits only the clients it starts)")
@@ -404,6 +408,7 @@ func validateTarget(v *validator, p string, f Fault, s *Scenario, roles map[stri
 			v.add(p+".restart", "a killed server must be restarted (restart: true), or the run cannot go on")
 		}
 	default:
+		v.unset(p+".node", f.Node != "", "to target "+f.Target+" (only a server fault picks nodes)")
 		return clientTargetRoles(v, p, f.Target, s, roles)
 	}
 	return nil
@@ -458,6 +463,7 @@ func validatePowerLoss(v *validator, p string, f Fault, s *Scenario, roles map[s
 	v.unset(p+".restart", f.Restart, why+" (every client and the server always restart after a power loss)")
 	v.unset(p+".pause_ms", f.PauseMS != 0, why)
 	v.unset(p+".fsize_bytes", f.FsizeBytes != 0, why)
+	v.unset(p+".node", f.Node != "", why+" (it takes every node down)")
 	var targetRoles []string
 	switch f.Trigger {
 	case TriggerRandom, TriggerRotation:

@@ -232,7 +232,7 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 	}
 	ctx, cancel := h.opCtx()
 	defer cancel()
-	s, err := h.js.CreateStream(ctx, sc)
+	s, err := h.createStream(ctx, sc)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 		h.closeConn()
 		return "", protocol.Invalid("stream %s exists with another config than %+v: %v", stream, sc, err)
@@ -270,6 +270,36 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 }
 
 // ephemeral returns an ordered consumer, for a consumer without a group.
+// createRetry is the pause between attempts of createStream, and
+// createBound bounds them all.
+const (
+	createRetry = 250 * time.Millisecond
+	createBound = 20 * time.Second
+)
+
+// createStream creates (or finds) the stream, trying again while a
+// freshly started or restarted cluster has no meta leader or not all its
+// peers yet, until ctx ends.
+func (h *handler) createStream(ctx context.Context, sc jetstream.StreamConfig) (jetstream.Stream, error) {
+	// Give up before klcheck's default init timeout (30 s), so that the
+	// init reports the last error instead of hanging.
+	ctx, cancel := context.WithTimeout(ctx, createBound)
+	defer cancel()
+	for {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s, err := h.js.CreateStream(actx, sc)
+		cancel()
+		if err == nil || !transientCreate(err) || ctx.Err() != nil {
+			return s, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(createRetry):
+		}
+	}
+}
+
 func (h *handler) ephemeral(ctx context.Context, s jetstream.Stream, start string) (jetstream.Consumer, error) {
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
 	if start == protocol.StartLatest {
@@ -469,22 +499,39 @@ func (h *handler) Append(values []string) ([]*int64, error) {
 			}
 		}
 	}
-	futs := make([]jetstream.PubAckFuture, 0, len(values))
-	for i, v := range values {
-		f, err := h.js.PublishAsync(h.subject, []byte(v), jetstream.WithExpectStream(h.stream))
-		if err != nil {
-			if i == 0 {
-				return nil, fmt.Errorf("publish to %s: %w", h.subject, err)
-			}
-			return nil, enginekit.Indeterminate("publish value %d of %d to %s: %v (earlier ones were sent)", i, len(values), h.subject, err)
-		}
-		futs = append(futs, f)
+	if len(values) == 0 {
+		return nil, protocol.Invalid("append needs at least one value")
 	}
 	ctx, cancel := h.opCtx()
 	defer cancel()
 	offs := make([]*int64, len(values))
+	// The first value goes alone, and nats.go may retry it after "no
+	// responders" (a cluster whose stream interest has not reached this
+	// server yet, or is electing a leader). The others are pipelined
+	// without such retries: nats.go resends a retried message 250 ms
+	// later, after the values behind it were stored, so its PubAck would
+	// carry a later sequence than theirs, and the batch would be stored
+	// out of order (docs/ENGINES.md).
+	first, err := h.js.Publish(ctx, h.subject, []byte(values[0]), jetstream.WithExpectStream(h.stream))
+	if err != nil {
+		var api *jetstream.APIError
+		if errors.As(err, &api) || errors.Is(err, nats.ErrNoResponders) {
+			return nil, fmt.Errorf("publish to %s: %w", h.subject, err)
+		}
+		return nil, enginekit.Indeterminate("publish to %s: value 0 of %d: %v", h.subject, len(values), err)
+	}
+	offs[0] = protocol.Int64(int64(first.Sequence))
+	futs := make([]jetstream.PubAckFuture, 0, len(values)-1)
+	for i, v := range values[1:] {
+		f, err := h.js.PublishAsync(h.subject, []byte(v), jetstream.WithExpectStream(h.stream), jetstream.WithRetryAttempts(0))
+		if err != nil {
+			return nil, enginekit.Indeterminate("publish value %d of %d to %s: %v (earlier ones were sent)", i+1, len(values), h.subject, err)
+		}
+		futs = append(futs, f)
+	}
 	var rejected, unknown []error
-	for i, f := range futs {
+	for j, f := range futs {
+		i := j + 1
 		select {
 		case ack := <-f.Ok():
 			offs[i] = protocol.Int64(int64(ack.Sequence))
@@ -500,8 +547,6 @@ func (h *handler) Append(values []string) ([]*int64, error) {
 		}
 	}
 	switch {
-	case len(rejected) == len(values):
-		return nil, fmt.Errorf("publish to %s: server rejected every value: %w", h.subject, errors.Join(rejected...))
 	case len(rejected)+len(unknown) > 0:
 		return nil, enginekit.Indeterminate("publish to %s: %d of %d values failed: %v", h.subject,
 			len(rejected)+len(unknown), len(values), errors.Join(append(rejected, unknown...)...))

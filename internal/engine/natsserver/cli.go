@@ -161,6 +161,9 @@ func supervise(args []string, n int, host string, port int, stderr io.Writer) in
 		cmd := exec.Command(exe, append(append([]string{}, args...), "--node", strconv.Itoa(i))...)
 		cmd.Stdout = stderr
 		cmd.Stderr = stderr
+		// A SIGKILLed supervisor cannot forward anything: the kernel then
+		// kills the nodes, so none is orphaned holding its ports.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
 			fmt.Fprintf(stderr, "klnats: start node %d: %v\n", i, err)
 			status = 1
