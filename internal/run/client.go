@@ -143,7 +143,11 @@ func (c *client) startSession(ctx context.Context, start string) error {
 		op.Error += fmt.Sprintf(", RLIMIT_FSIZE=%d", c.fsize)
 	}
 	r.rec.add(op, "")
-	go c.watchExit(p)
+	r.recorders.Add(1)
+	go func() {
+		defer r.recorders.Done()
+		c.watchExit(p)
+	}()
 
 	cfg := r.config
 	req := &protocol.Request{Op: protocol.OpInit, Dir: r.topicRoot, Topic: r.topic, Client: c.name,
@@ -245,11 +249,18 @@ func (c *client) watchExit(p *process) {
 	if p.killed.Load() {
 		return
 	}
+	if testHookBeforeExitRecord != nil {
+		testHookBeforeExitRecord()
+	}
 	op := c.op(history.FExit, p.session)
 	op.Invoke = c.r.rec.now()
 	op.Complete, op.Outcome, op.Error = op.Invoke, history.OK, p.exitStatus()
 	c.r.rec.add(op, "")
 }
+
+// testHookBeforeExitRecord, when set, runs before watchExit records an
+// exit: a test delays it to show the history waits for it.
+var testHookBeforeExitRecord func()
 
 // call sends req to the current session and records the operation. It
 // returns the reply (ok or a definite failure), or errKilled when a fault
@@ -435,7 +446,9 @@ func (c *client) pause(p *process, reason string, d time.Duration) {
 	p.signal(sigSTOP)
 	op.Complete, op.Outcome, op.Error = c.r.rec.now(), history.OK, reason
 	c.r.rec.add(op, "")
+	c.r.recorders.Add(1)
 	time.AfterFunc(d, func() {
+		defer c.r.recorders.Done()
 		op := c.op(history.FResume, p.session)
 		op.Invoke = c.r.rec.now()
 		p.signal(sigCONT)

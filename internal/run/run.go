@@ -70,6 +70,10 @@ type runner struct {
 	impl  Impl
 	rec   *recorder
 	procs *procSet
+	// recorders counts the goroutines that may still add to the history
+	// on their own (a client's exit watcher, a pause's resume timer): the
+	// history is sealed only once they are done.
+	recorders sync.WaitGroup
 
 	faults    *faultSet
 	server    *serverProc // nil unless Options.Server
@@ -284,6 +288,11 @@ func Run(ctx context.Context, sc *scenario.Scenario, opts Options) (res *Result,
 	}
 	res.Note = note
 	res.ImplName = r.name()
+	// A client paused at the end resumes, and is recorded, when its pause
+	// is over.
+	if bound := reapTimeout + longestClientPause(sc); !waitFor(&r.recorders, bound) {
+		r.wrap(&HarnessError{Scenario: sc.Name, Kind: "internal", Detail: "a client's exit or resume was still being recorded " + bound.String() + " after the run"})
+	}
 	if ferr := r.rec.finish(); ferr != nil {
 		r.wrap(r.outputError(ferr))
 	}
@@ -727,4 +736,30 @@ func checkOptions(sc *scenario.Scenario) check.Options {
 		}
 	}
 	return o
+}
+
+// waitFor waits for wg up to timeout and reports whether it is done.
+func waitFor(wg *sync.WaitGroup, timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// longestClientPause is the longest pause sc's faults give a client.
+func longestClientPause(sc *scenario.Scenario) time.Duration {
+	var d time.Duration
+	for _, f := range sc.Faults {
+		if f.Kind == scenario.FaultPause && f.Target != scenario.TargetServer {
+			d = max(d, time.Duration(f.PauseMS)*time.Millisecond)
+		}
+	}
+	return d
 }

@@ -183,3 +183,28 @@ func TestHistoryFull(t *testing.T) {
 		})
 	}
 }
+
+// TestLateExitRecorded: a client's exit, which its watcher records on its
+// own after the process is gone, is in the history and its counts even
+// when the watcher is slow to record it: the history is sealed only once
+// every watcher is done. (Under heavy load TestSpilledRun once saw a
+// history one op longer than its counts.)
+func TestLateExitRecorded(t *testing.T) {
+	testHookBeforeExitRecord = func() { time.Sleep(time.Second) }
+	defer func() { testHookBeforeExitRecord = nil }()
+	sc := parseScenario(t, smallScenario)
+	res, err := Run(context.Background(), sc, Options{Impl: fake(t, "ok"), TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	exits := 0
+	for _, op := range res.History {
+		if op.F == history.FExit {
+			exits++
+		}
+	}
+	if exits == 0 || len(res.History) != res.Counts.Ops {
+		t.Errorf("%d exits recorded; history of %d ops, counts say %d", exits, len(res.History), res.Counts.Ops)
+	}
+	noChildren(t)
+}
