@@ -113,3 +113,29 @@ func transientCreate(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrTimeout) || strings.Contains(err.Error(), "no responders")
 }
+
+// attemptTimeout bounds one attempt of a request that retried retries.
+const attemptTimeout = 5 * time.Second
+
+// retried runs req with attemptTimeout per attempt, trying again after
+// createRetry while it fails as transientCreate says a settling cluster
+// does, until ctx ends. A JetStream API request whose reply is lost (a
+// cluster electing a leader drops some) otherwise waits out the whole
+// init's bound, and klcheck sees a client that hangs; retried it gets a
+// second chance, and its error is reported before klcheck gives up.
+// req must be safe to repeat.
+func retried[T any](ctx context.Context, req func(context.Context) (T, error)) (T, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		v, err := req(actx)
+		cancel()
+		if err == nil || !transientCreate(err) || ctx.Err() != nil {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(createRetry):
+		}
+	}
+}

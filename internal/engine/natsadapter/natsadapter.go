@@ -41,6 +41,10 @@ const refFsyncInterval = 100 * time.Millisecond
 // opTimeout bounds every request to the server.
 const opTimeout = 30 * time.Second
 
+// initBound bounds an init: stream creation (createBound of it),
+// then the consumer's requests, each retried.
+const initBound = 26 * time.Second
+
 // Options are the settings taken from a nats:// URL.
 type Options struct {
 	// Servers is the comma-separated server list for nats.Connect.
@@ -230,7 +234,9 @@ func (h *handler) Init(req *protocol.Request) (string, error) {
 		h.closeConn()
 		return "", fmt.Errorf("jetstream: %w", err)
 	}
-	ctx, cancel := h.opCtx()
+	// The whole init ends before klcheck's default init timeout (30 s),
+	// so that a cluster that does not answer is reported, not a hang.
+	ctx, cancel := context.WithTimeout(h.ctx, initBound)
 	defer cancel()
 	s, err := h.createStream(ctx, sc)
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
@@ -363,7 +369,11 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 	if !serverAtLeast(h.nc.ConnectedServerVersion(), resetAPI) {
 		return h.recreateDurable(ctx, s, name, start)
 	}
-	c, err := s.CreateOrUpdateConsumer(ctx, h.durableConfig(name, 0))
+	// Each request is retried on its own (retried): all are safe to
+	// repeat, and a lost reply would otherwise hang the init.
+	c, err := retried(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+		return s.CreateOrUpdateConsumer(ctx, h.durableConfig(name, 0))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: consumer %s: %w", h.stream, name, err)
 	}
@@ -374,16 +384,17 @@ func (h *handler) durable(ctx context.Context, s jetstream.Stream, name, start s
 	// A reset drops what an earlier session of the group had delivered
 	// but not acked, which JetStream would otherwise redeliver only after
 	// AckWait, out of order.
-	if seq == 0 {
-		_, err = s.ResetConsumer(ctx, name)
-	} else {
-		_, err = s.ResetConsumerToSequence(ctx, name, seq)
-	}
+	_, err = retried(ctx, func(ctx context.Context) (*jetstream.ConsumerResetResponse, error) {
+		if seq == 0 {
+			return s.ResetConsumer(ctx, name)
+		}
+		return s.ResetConsumerToSequence(ctx, name, seq)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: reset consumer %s: %w", h.stream, name, err)
 	}
 	if seq == 0 {
-		info, err := c.Info(ctx)
+		info, err := retried(ctx, c.Info)
 		if err != nil {
 			return nil, fmt.Errorf("stream %s: consumer %s info: %w", h.stream, name, err)
 		}
@@ -401,7 +412,7 @@ func (h *handler) startSeq(ctx context.Context, s jetstream.Stream, start string
 	case protocol.StartEarliest:
 		return 1, nil
 	case protocol.StartLatest:
-		info, err := s.Info(ctx)
+		info, err := retried(ctx, func(ctx context.Context) (*jetstream.StreamInfo, error) { return s.Info(ctx) })
 		if err != nil {
 			return 0, fmt.Errorf("stream %s: info: %w", h.stream, err)
 		}
