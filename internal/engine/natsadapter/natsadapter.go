@@ -291,19 +291,7 @@ func (h *handler) createStream(ctx context.Context, sc jetstream.StreamConfig) (
 	// init reports the last error instead of hanging.
 	ctx, cancel := context.WithTimeout(ctx, createBound)
 	defer cancel()
-	for {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s, err := h.js.CreateStream(actx, sc)
-		cancel()
-		if err == nil || !transientCreate(err) || ctx.Err() != nil {
-			return s, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(createRetry):
-		}
-	}
+	return retried(ctx, func(ctx context.Context) (jetstream.Stream, error) { return h.js.CreateStream(ctx, sc) })
 }
 
 func (h *handler) ephemeral(ctx context.Context, s jetstream.Stream, start string) (jetstream.Consumer, error) {
