@@ -132,14 +132,14 @@ func (p *Producer) appendBatch(ts int64, given bool, payloads [][]byte) error {
 	if !given {
 		ts = p.now()
 	}
-	max := p.t.opts.MaxRecordSize
+	limit := p.t.opts.MaxRecordSize
 	for i, pl := range payloads {
-		ok := len(pl) > 0 && (max <= 0 || len(pl) <= max)
+		ok := len(pl) > 0 && (limit <= 0 || len(pl) <= limit)
 		if ok {
 			p.buf, ok = appendFrameChecked(p.buf, kindData, ts, pl, &p.head)
 		}
 		if !ok {
-			err := checkPayload(pl, max)
+			err := checkPayload(pl, limit)
 			if err == nil {
 				err = ErrBadPayload // appendFrameChecked found an LF or RS that checkPayload did not
 			}
